@@ -1,0 +1,1 @@
+"""Real-time engine: numpy + onnxruntime only. Never imports torch or trainer/."""

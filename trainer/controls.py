@@ -1,0 +1,62 @@
+"""The mapping between physical units and network space (magenta's `get_controls` half).
+
+Inputs: f0 in Hz and loudness in dB are scaled for the network. Outputs: raw network values become
+physical synthesizer controls: harmonic amplitudes (linear) and noise band magnitudes (linear).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from trainer.dsp import exp_sigmoid, nyquist_mask
+
+
+def scale_f0(f0_hz: torch.Tensor) -> torch.Tensor:
+    """Hz -> MIDI note / 127 (about 0.2..0.9 for musical pitches)."""
+    midi = 69.0 + 12.0 * torch.log2(f0_hz.clamp_min(1.0) / 440.0)
+    return midi / 127.0
+
+
+def scale_loudness(loudness_db: torch.Tensor, *, mean: float, std: float) -> torch.Tensor:
+    """dB -> zero mean, unit variance over the training data."""
+    return (loudness_db - mean) / std
+
+
+@dataclass
+class Controls:
+    """Physical synthesizer controls for T frames."""
+
+    amplitude: torch.Tensor  # [batch, T] overall harmonic amplitude (linear)
+    distribution: torch.Tensor  # [batch, T, K] harmonic distribution, sums to 1 (or all 0)
+    harmonic_amps: torch.Tensor  # [batch, T, K] amplitude * distribution (linear)
+    noise_mags: torch.Tensor  # [batch, T, B] noise band magnitudes (linear)
+
+
+def get_controls(
+    raw: torch.Tensor,
+    f0_hz: torch.Tensor,
+    *,
+    n_harmonics: int,
+    sample_rate: int,
+    mask: torch.Tensor | None = None,
+) -> Controls:
+    """raw: [batch, T, 1 + K + B] decoder output; f0_hz: [batch, T]; mask: [batch or 1, K] in
+    [0, 1] (the NCA's harmonic mask), applied before the distribution is normalised.
+
+    a[t, k] = A[t] * normalize(c[t, k] * mask[k] * [k * f0 < nyquist]).
+    """
+    amplitude = exp_sigmoid(raw[..., 0])  # [batch, T]
+    weights = exp_sigmoid(raw[..., 1 : 1 + n_harmonics])  # [batch, T, K]
+    weights = weights * nyquist_mask(f0_hz, n_harmonics, sample_rate=sample_rate)
+    if mask is not None:
+        weights = weights * mask[:, None, :]
+    distribution = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-7)
+    noise_mags = exp_sigmoid(raw[..., 1 + n_harmonics :])  # [batch, T, B]
+    return Controls(
+        amplitude=amplitude,
+        distribution=distribution,
+        harmonic_amps=amplitude[..., None] * distribution,
+        noise_mags=noise_mags,
+    )

@@ -1,0 +1,98 @@
+"""Training data: random fixed-length segments drawn across files, and a held-out validation slice.
+
+The last `val_fraction` of every file is held out for validation; training segments come only from
+the rest. Segments start on frame boundaries so that audio and frame features stay aligned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.errors import AudioFileError, ParameterError
+from trainer.features import Features
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of aligned segments (B segments of T frames, hop samples per frame)."""
+
+    audio: np.ndarray  # [B, T * hop] float32
+    f0_hz: np.ndarray  # [B, T] float32
+    loudness_db: np.ndarray  # [B, T] float32
+    mfcc: np.ndarray  # [B, T, n_mfcc] float32
+
+
+def slice_frames(features: Features, start: int, stop: int, hop: int) -> Features:
+    """Frames [start, stop) of `features`, with the matching audio samples."""
+    return Features(
+        audio=features.audio[start * hop : stop * hop],
+        f0_hz=features.f0_hz[start:stop],
+        voiced=features.voiced[start:stop],
+        loudness_db=features.loudness_db[start:stop],
+        mfcc=features.mfcc[start:stop],
+    )
+
+
+class SegmentDataset:
+    """Splits each file into a training part and a validation tail, and samples batches."""
+
+    def __init__(
+        self,
+        features: list[Features],
+        names: list[str],
+        *,
+        hop: int,
+        segment_frames: int,
+        val_fraction: float = 0.1,
+    ) -> None:
+        if not 0.0 <= val_fraction < 0.5:
+            raise ParameterError(f"val_fraction={val_fraction} must be in [0, 0.5)")
+        if segment_frames < 2:
+            raise ParameterError(f"segment_frames={segment_frames} must be at least 2")
+        self.hop = hop
+        self.segment_frames = segment_frames
+        self.names = names
+        self.train: list[Features] = []
+        self.validation: list[Features] = []
+        self.validation_names: list[str] = []
+        for feats, name in zip(features, names, strict=True):
+            n_val = round(val_fraction * feats.n_frames)
+            n_train = feats.n_frames - n_val
+            if n_train < segment_frames:
+                raise AudioFileError(
+                    f"{name}: too short: {n_train} frames of training audio after holding out "
+                    f"{n_val} for validation, need at least one segment ({segment_frames} frames)"
+                )
+            self.train.append(slice_frames(feats, 0, n_train, hop))
+            if n_val > 0:
+                self.validation.append(slice_frames(feats, n_train, feats.n_frames, hop))
+                self.validation_names.append(name)
+        # Weight files by how many segment starts they offer, so every frame is equally likely.
+        starts = np.array([f.n_frames - segment_frames + 1 for f in self.train], dtype=np.float64)
+        self._file_weights = starts / starts.sum()
+        loud = np.concatenate([f.loudness_db for f in self.train])
+        self.loudness_mean = float(loud.mean())
+        self.loudness_std = float(max(loud.std(), 1e-3))
+
+    @property
+    def train_frames(self) -> int:
+        """Frames available for training, over all files."""
+        return sum(f.n_frames for f in self.train)
+
+    def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        """`batch_size` random segments, files chosen in proportion to their length."""
+        t, hop = self.segment_frames, self.hop
+        files = rng.choice(len(self.train), size=batch_size, p=self._file_weights)
+        parts = []
+        for index in files:
+            feats = self.train[index]
+            start = int(rng.integers(0, feats.n_frames - t + 1))
+            parts.append(slice_frames(feats, start, start + t, hop))
+        return Batch(
+            audio=np.stack([p.audio for p in parts]),
+            f0_hz=np.stack([p.f0_hz for p in parts]),
+            loudness_db=np.stack([p.loudness_db for p in parts]),
+            mfcc=np.stack([p.mfcc for p in parts]),
+        )

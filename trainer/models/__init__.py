@@ -1,0 +1,1 @@
+"""Networks: the recurrent decoder, the MFCC encoder and the assembled DDSP autoencoder."""

@@ -1,0 +1,141 @@
+"""The DDSP autoencoder: MFCC encoder + recurrent decoder + harmonic/noise synth (+ reverb)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.controls import Controls, get_controls, scale_f0, scale_loudness
+from trainer.dsp import fft_convolve, filtered_noise, harmonic_synth
+from trainer.errors import ParameterError
+from trainer.models.decoder import Decoder
+from trainer.models.encoder import MfccEncoder
+from trainer.models.presets import decoder_size
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network (stored in the checkpoint)."""
+
+    preset: str = "tiny"
+    sample_rate: int = 24000
+    hop: int = 240
+    n_harmonics: int = 64
+    n_noise_bands: int = 64
+    z_dim: int = 16
+    n_mfcc: int = 30
+    reverb_seconds: float = 0.0  # 0 = no learned reverb
+    loudness_mean: float = -40.0  # dB, from the training data
+    loudness_std: float = 15.0  # dB
+
+    def __post_init__(self) -> None:
+        decoder_size(self.preset)
+        for name in ("n_harmonics", "n_noise_bands", "z_dim", "n_mfcc"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.n_noise_bands < 2:
+            raise ParameterError(f"n_noise_bands={self.n_noise_bands} must be at least 2")
+        if not 0.0 <= self.reverb_seconds <= 4.0:
+            raise ParameterError(f"reverb_seconds={self.reverb_seconds} must be in [0, 4]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Synthesis:
+    """Synth output for a batch (all [batch, n_samples])."""
+
+    audio: torch.Tensor
+    harmonic: torch.Tensor
+    noise: torch.Tensor
+
+
+class DDSPAutoencoder(nn.Module):
+    """z = encoder(mfcc); controls = decoder(f0, loudness, z); audio = synth(controls)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = MfccEncoder(n_mfcc=config.n_mfcc, z_dim=config.z_dim)
+        self.decoder = Decoder(
+            decoder_size(config.preset),
+            z_dim=config.z_dim,
+            n_harmonics=config.n_harmonics,
+            n_noise_bands=config.n_noise_bands,
+        )
+        # Set to torch.bfloat16 on CUDA: the networks run under autocast, the synth in float32.
+        self.autocast_dtype: torch.dtype | None = None
+        self.reverb_ir: nn.Parameter | None = None
+        if config.reverb_seconds > 0:
+            n = int(config.reverb_seconds * config.sample_rate)
+            decay = torch.exp(-torch.arange(n) / (0.1 * config.sample_rate))
+            self.reverb_ir = nn.Parameter(1e-3 * torch.randn(n) * decay)
+
+    def controls(
+        self,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        z: torch.Tensor,
+        *,
+        state: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[Controls, torch.Tensor]:
+        """f0_hz, loudness_db: [batch, T]; z: [batch, Z]; mask: [batch, K] or None.
+
+        Returns (controls, GRU state [L, batch, H]).
+        """
+        cfg = self.config
+        raw, state = self.decoder(
+            scale_f0(f0_hz),
+            scale_loudness(loudness_db, mean=cfg.loudness_mean, std=cfg.loudness_std),
+            z,
+            state,
+        )
+        controls = get_controls(
+            raw.float(), f0_hz, n_harmonics=cfg.n_harmonics, sample_rate=cfg.sample_rate, mask=mask
+        )
+        return controls, state
+
+    def synthesize(
+        self, controls: Controls, f0_hz: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> Synthesis:
+        """Controls for T frames -> audio [batch, T * hop] (noise uniform in [-1, 1])."""
+        cfg = self.config
+        harmonic, _ = harmonic_synth(
+            f0_hz, controls.harmonic_amps, sample_rate=cfg.sample_rate, hop=cfg.hop
+        )
+        white = torch.rand(harmonic.shape, generator=generator, device=harmonic.device) * 2 - 1
+        noise = filtered_noise(controls.noise_mags, white, hop=cfg.hop)
+        audio = harmonic + noise
+        if self.reverb_ir is not None:
+            ir = torch.cat([self.reverb_ir.new_zeros(1), self.reverb_ir[1:]])  # no wet at lag 0
+            audio = audio + fft_convolve(audio, ir)
+        return Synthesis(audio=audio, harmonic=harmonic, noise=noise)
+
+    def forward(
+        self,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        mfcc: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Synthesis:
+        """Reconstruct segments. f0_hz, loudness_db: [batch, T]; mfcc: [batch, T, n_mfcc]."""
+        with torch.autocast(
+            device_type=f0_hz.device.type,
+            dtype=self.autocast_dtype or torch.bfloat16,
+            enabled=self.autocast_dtype is not None,
+        ):
+            z = self.encoder(mfcc)
+            controls, _ = self.controls(f0_hz, loudness_db, z)
+        return self.synthesize(controls, f0_hz, generator=generator)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameter count."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,78 @@
+"""PNG figures of a run (matplotlib, Agg backend), written atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from trainer.atomic import atomic_path
+
+
+def _figure(rows: int, *, width: float = 10.0, height: float = 3.0):  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, 1, figsize=(width, height * rows), squeeze=False)
+
+
+def _save(fig, target: Path) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_loss_curve(history: dict[str, list[float]], target: Path) -> None:
+    """Training loss (raw and smoothed) and validation loss against the step."""
+    fig, axes = _figure(1)
+    ax = axes[0, 0]
+    steps, loss = np.array(history["step"]), np.array(history["loss"])
+    if loss.size:
+        ax.plot(steps, loss, color="0.8", lw=0.6, label="train (per step)")
+        width = max(1, loss.size // 50)
+        smooth = np.convolve(loss, np.ones(width) / width, mode="valid")
+        ax.plot(steps[width - 1 :], smooth, color="C0", label=f"train (mean of {width})")
+    if history["val_step"]:
+        ax.plot(history["val_step"], history["val_loss"], "o-", color="C1", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("multi-scale spectral loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    _save(fig, target)
+
+
+def log_spectrogram_db(audio: np.ndarray, *, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """|STFT| in dB (max 0) of audio [n]: [n_fft // 2 + 1, frames]."""
+    import librosa
+
+    mag = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop))
+    return 20 * np.log10(np.maximum(mag, 1e-6) / max(float(mag.max()), 1e-6))
+
+
+def plot_spectrograms(
+    signals: Sequence[tuple[str, np.ndarray]], *, sample_rate: int, target: Path
+) -> None:
+    """One log-frequency spectrogram panel per (title, audio [n]) pair, on a shared dB scale."""
+    fig, axes = _figure(len(signals))
+    for ax, (title, audio) in zip(axes[:, 0], signals, strict=True):
+        spec = log_spectrogram_db(audio)
+        seconds = audio.shape[0] / sample_rate
+        ax.imshow(
+            spec,
+            origin="lower",
+            aspect="auto",
+            vmin=-80,
+            vmax=0,
+            cmap="magma",
+            extent=(0.0, seconds, 0.0, sample_rate / 2 / 1000),
+        )
+        ax.set_title(title)
+        ax.set_ylabel("kHz")
+    axes[-1, 0].set_xlabel("s")
+    _save(fig, target)

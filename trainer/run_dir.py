@@ -1,0 +1,47 @@
+"""The files of a run directory, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def presets(self) -> Path:
+        return self.root / "presets.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def loss_curve(self) -> Path:
+        return self.root / "loss_curve.png"
+
+    @property
+    def spectrogram(self) -> Path:
+        return self.root / "spectrogram.png"
+
+    def wav(self, name: str) -> Path:
+        """val_{name}.wav: reconstruction, harmonic, noise or target of the validation slice."""
+        return self.root / f"val_{name}.wav"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
