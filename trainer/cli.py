@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--segment-seconds", type=float, default=1.0)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument(
-        "--fft-sizes", default="2048,512,128", help="comma-separated FFT sizes of the spectral loss"
+        "--fft-sizes",
+        default="2048,1024,256,64",
+        help="comma-separated FFT sizes of the spectral loss",
     )
     train.add_argument("--log-weight", type=float, default=1.0)
     train.add_argument("--time-l1", type=float, default=0.0, help="weight of a waveform L1 term")

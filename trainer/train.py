@@ -29,7 +29,7 @@ from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.run_dir import RunDir
 
-DEFAULT_FFT_SIZES = (2048, 512, 128)
+DEFAULT_FFT_SIZES = (2048, 1024, 256, 64)  # chosen with bench/loss_scales.py
 
 
 @dataclass(frozen=True)

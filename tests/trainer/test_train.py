@@ -103,3 +103,31 @@ def test_checkpoint_loads_with_weights_only_and_resumes_exactly(tmp_path: Path) 
     straight.fit(minutes=None, progress=False)
     assert resumed.state.history["loss"] == pytest.approx(straight.state.history["loss"], rel=1e-4)
     assert load_checkpoint(RunDir(tmp_path).checkpoint)["train_state"]["step"] == 6
+
+
+def test_mixed_precision_path_keeps_the_synth_in_float32() -> None:
+    """The CUDA path runs the networks under bf16 autocast; exercised here with CPU autocast."""
+    torch.manual_seed(0)
+    model = DDSPAutoencoder(ModelConfig())
+    f0 = torch.full((2, 20), 220.0)
+    loud = torch.full((2, 20), -30.0)
+    mfcc = torch.randn(2, 20, 30)
+    full = model(f0, loud, mfcc, generator=torch.Generator().manual_seed(1))
+    model.autocast_dtype = torch.bfloat16
+    mixed = model(f0, loud, mfcc, generator=torch.Generator().manual_seed(1))
+    assert mixed.audio.dtype == torch.float32
+    assert not torch.equal(mixed.audio, full.audio)  # the networks really ran in bf16
+    rel = (mixed.audio - full.audio).norm() / full.audio.norm()
+    assert rel < 0.1
+
+
+def test_cuda_request_without_a_gpu_is_named() -> None:
+    from trainer.distributed import pick_device
+    from trainer.errors import ParameterError
+
+    if torch.cuda.is_available():
+        assert pick_device("cuda").type == "cuda"
+    else:
+        assert pick_device("auto").type == "cpu"
+        with pytest.raises(ParameterError, match="device='cuda' but torch sees no CUDA device"):
+            pick_device("cuda")

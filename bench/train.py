@@ -1,0 +1,144 @@
+"""Training throughput: audio-seconds trained per wall-clock second, per decoder preset.
+
+Beside the project's loop (batch 8 x 1 s segments, the default loss) it times, in the same run, a
+naive seed-style loop: batch 1, the whole file every step, 4 FFT scales, and the straightforward
+oscillator bank (upsample every harmonic's amplitude to audio rate, multiply, sum). Prints a table.
+
+    python bench/train.py [--steps 12] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from trainer.audio import example_audio_path
+from trainer.controls import get_controls, scale_f0, scale_loudness
+from trainer.dataset import SegmentDataset
+from trainer.distributed import DistInfo
+from trainer.dsp import filtered_noise, nyquist_mask, upsample_linear
+from trainer.feature_cache import default_cache_dir, load_features
+from trainer.features import FeatureConfig, Features
+from trainer.guard import NonFiniteGuard
+from trainer.losses import multiscale_spectral_loss
+from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
+from trainer.models.presets import PRESETS
+from trainer.run_dir import RunDir
+from trainer.train import DDSPTrainer, TrainConfig
+
+
+def naive_harmonic_synth(
+    f0_hz: torch.Tensor, amps: torch.Tensor, *, sample_rate: int, hop: int
+) -> torch.Tensor:
+    """The seeds' formulation: every harmonic's amplitude upsampled to audio rate, then summed."""
+    f0_up = upsample_linear(f0_hz[..., None], hop=hop)  # [b, n, 1]
+    k = torch.arange(1, amps.shape[-1] + 1, dtype=amps.dtype)
+    freqs = f0_up * k  # [b, n, K] Hz
+    phases = torch.cumsum(2 * math.pi * freqs / sample_rate, dim=1)  # [b, n, K]
+    amps_up = upsample_linear(amps, hop=hop) * (freqs < sample_rate / 2)
+    return (amps_up * torch.sin(phases)).sum(-1)
+
+
+def time_steps(step: Callable[[], None], steps: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def project_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
+    """(seconds per step, audio seconds per step, parameters) for the project's loop."""
+    cfg = TrainConfig()
+    data = SegmentDataset([features], ["flute"], hop=240, segment_frames=100)
+    model = DDSPAutoencoder(
+        ModelConfig(preset=preset, loudness_mean=data.loudness_mean, loudness_std=data.loudness_std)
+    )
+    trainer = DDSPTrainer(
+        model,
+        data,
+        cfg,
+        RunDir(Path("unused")),
+        device=torch.device("cpu"),
+        dist_info=DistInfo(),
+        log=print,
+    )
+    guard = NonFiniteGuard()
+
+    def step() -> None:
+        trainer.train_step(guard)
+
+    per_step = time_steps(step, steps)
+    return per_step, cfg.batch_size * cfg.segment_seconds, count_parameters(model)
+
+
+def naive_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
+    """Batch 1, whole file per step, 4 FFT scales, naive oscillator bank."""
+    cfg = ModelConfig(
+        preset=preset,
+        loudness_mean=float(features.loudness_db.mean()),
+        loudness_std=float(features.loudness_db.std()),
+    )
+    model = DDSPAutoencoder(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    f0 = torch.from_numpy(features.f0_hz)[None]
+    loud = torch.from_numpy(features.loudness_db)[None]
+    mfcc = torch.from_numpy(features.mfcc)[None]
+    audio = torch.from_numpy(features.audio)[None]
+
+    def step() -> None:
+        z = model.encoder(mfcc)
+        raw, _ = model.decoder(
+            scale_f0(f0), scale_loudness(loud, mean=cfg.loudness_mean, std=cfg.loudness_std), z
+        )
+        controls = get_controls(raw, f0, n_harmonics=cfg.n_harmonics, sample_rate=cfg.sample_rate)
+        harmonic = naive_harmonic_synth(
+            f0,
+            controls.harmonic_amps * nyquist_mask(f0, cfg.n_harmonics, sample_rate=cfg.sample_rate),
+            sample_rate=cfg.sample_rate,
+            hop=cfg.hop,
+        )
+        noise = filtered_noise(controls.noise_mags, torch.rand_like(harmonic) * 2 - 1, hop=cfg.hop)
+        loss = multiscale_spectral_loss(harmonic + noise, audio, fft_sizes=(2048, 1024, 512, 256))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return time_steps(step, steps), audio.shape[1] / cfg.sample_rate, count_parameters(model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    features = load_features(example_audio_path(), FeatureConfig(), default_cache_dir())
+    rows = []
+    for preset in PRESETS:
+        rows.append((f"project loop, {preset}", *project_loop(features, preset, args.steps)))
+    for preset in ("tiny", "seed"):
+        rows.append((f"naive seed-style, {preset}", *naive_loop(features, preset, args.steps)))
+    print(
+        f"\nTraining throughput on the example ({torch.get_num_threads()} threads, "
+        f"{args.steps} timed steps each, CPU)"
+    )
+    print(f"{'loop':28} {'params':>9} {'s/step':>8} {'audio s/step':>12} {'audio s/s':>9}")
+    rates = {}
+    for name, per_step, audio_s, params in rows:
+        rates[name] = audio_s / per_step
+        print(f"{name:28} {params:9d} {per_step:8.3f} {audio_s:12.2f} {rates[name]:9.1f}")
+    for preset in ("tiny", "seed"):
+        ratio = rates[f"project loop, {preset}"] / rates[f"naive seed-style, {preset}"]
+        print(f"ratio project/naive ({preset}): {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
