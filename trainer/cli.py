@@ -1,7 +1,9 @@
-"""`grow-train AUDIO_OR_DIR... --out RUN_DIR`: learn an instrument's timbre (DDSP phase).
+"""`grow-train AUDIO_OR_DIR... --out RUN_DIR`: learn an instrument's timbre, then learn to grow it.
 
-Errors the user can fix are printed as one line (no traceback) with exit code 2; a run stopped by
-Ctrl-C or SIGTERM saves its checkpoint and exits with 130; `--resume` continues it.
+Phase 1 (`ddsp`) trains the DDSP model; phase 2 (`nca`) trains the harmonic NCA with the DDSP
+model frozen; `--phase all` (default) runs both. Both phases are resumable. Errors the user can fix
+are printed as one line (no traceback) with exit code 2; a run stopped by Ctrl-C or SIGTERM saves
+its checkpoint and exits with 130; `--resume` continues it.
 """
 
 from __future__ import annotations
@@ -14,32 +16,50 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer.errors import GrowError, ParameterError, TrainingError
 from trainer.features import F0_TRACKERS
 from trainer.models.presets import PRESETS
 
+if TYPE_CHECKING:
+    import torch
+
+    from trainer.dataset import SegmentDataset
+    from trainer.distributed import DistInfo
+    from trainer.features import FeatureConfig, Features
+    from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
+    from trainer.run_dir import RunDir
+    from trainer.train import TrainConfig
+
 DEFAULT_STEPS = 10000
+DEFAULT_NCA_STEPS = 2000
+DDSP_SHARE_OF_MINUTES = 0.75  # with --phase all and --minutes, the DDSP phase's share
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="grow-train",
-        description="Learn the timbre of a monophonic instrument from recordings (DDSP phase).",
+        description="Learn the timbre of a monophonic instrument (DDSP), then learn to grow it "
+        "from the fundamental (harmonic NCA).",
     )
     p.add_argument("inputs", nargs="*", help="audio files or folders (searched recursively)")
     p.add_argument("--out", required=True, type=Path, help="run directory to create or resume")
     p.add_argument("--example", action="store_true", help="add the bundled flute recording")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--phase", choices=["ddsp", "nca", "all"], default="all")
     budget = p.add_argument_group("budget")
+    budget.add_argument("--steps", type=int, help=f"DDSP steps in all (default {DEFAULT_STEPS})")
     budget.add_argument(
-        "--steps", type=int, help=f"total optimiser steps (default {DEFAULT_STEPS})"
+        "--minutes",
+        type=float,
+        help=f"wall-clock budget of this session; with --phase all the DDSP phase gets "
+        f"{DDSP_SHARE_OF_MINUTES:.0%} and the NCA phase the rest",
     )
-    budget.add_argument(
-        "--minutes", type=float, help="stop after this many minutes of this session"
-    )
+    budget.add_argument("--nca-steps", type=int, help=f"NCA steps (default {DEFAULT_NCA_STEPS})")
+    budget.add_argument("--nca-minutes", type=float, help="wall-clock budget of the NCA phase")
     model = p.add_argument_group("model")
     model.add_argument("--preset", default="tiny", choices=list(PRESETS))
     model.add_argument("--sample-rate", type=int, default=24000, help="model rate in Hz")
@@ -54,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="learn a reverb impulse response this long (0 = none)",
     )
+    nca = p.add_argument_group("NCA")
+    nca.add_argument("--nca-channels", type=int, default=16)
+    nca.add_argument("--nca-hidden", type=int, default=64)
+    nca.add_argument(
+        "--seed-harmonics",
+        type=int,
+        default=1,
+        help="harmonics alive in the seed (1 = the fundamental alone)",
+    )
+    nca.add_argument(
+        "--grow-steps", default="32,64", help="range of NCA steps grown before the loss, MIN,MAX"
+    )
+    nca.add_argument("--fire-rate", type=float, default=0.5)
     feats = p.add_argument_group("features")
     feats.add_argument("--f0-tracker", default="pyin", choices=list(F0_TRACKERS))
     feats.add_argument("--f0-min", type=float, default=50.0, help="Hz")
@@ -71,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--log-weight", type=float, default=1.0)
     train.add_argument("--time-l1", type=float, default=0.0, help="weight of a waveform L1 term")
-    train.add_argument("--checkpoint-every", type=int, default=200, help="steps")
+    train.add_argument("--checkpoint-every", type=int, default=200, help="steps (both phases)")
     train.add_argument(
         "--val-fraction", type=float, default=0.1, help="held-out tail of every file"
     )
@@ -82,11 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_fft_sizes(text: str) -> tuple[int, ...]:
+def parse_ints(text: str, option: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise ParameterError(f"--fft-sizes={text!r} must be comma-separated integers") from None
+        raise ParameterError(f"{option}={text!r} must be comma-separated integers") from None
 
 
 def _stored_config(run_root: Path) -> dict[str, Any] | None:
@@ -116,33 +149,37 @@ class Logger:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
+@dataclass
+class Session:
+    """What both phases share: the run, its settings and data, where and how to compute."""
 
-    from trainer import __version__
-    from trainer.atomic import remove_stale_temporaries, write_json
-    from trainer.audio import example_audio_path, find_audio_files
-    from trainer.dataset import SegmentDataset
-    from trainer.distributed import init_distributed, pick_device, shutdown
-    from trainer.feature_cache import default_cache_dir, load_all_features
-    from trainer.features import FeatureConfig
-    from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
-    from trainer.report import write_report
-    from trainer.run_dir import RunDir
-    from trainer.train import DDSPTrainer, TrainConfig
+    args: argparse.Namespace
+    run: RunDir
+    stored: dict[str, Any] | None
+    files: list[Path]
+    feature_config: FeatureConfig
+    train_config: TrainConfig
+    model_config: ModelConfig
+    features: list[Features]
+    dataset: SegmentDataset
+    device: torch.device
+    dist: DistInfo
+    log: Logger
+    deadline: float  # time.monotonic() at which this session's --minutes run out (inf if none)
 
-    run_dir = RunDir(args.out)
-    stored = _stored_config(run_dir.root)
-    has_checkpoint = run_dir.checkpoint.is_file()
-    if (stored or has_checkpoint) and not args.resume:
-        raise TrainingError(
-            f"{run_dir.root} already holds a run; pass --resume to continue it "
-            "or choose another --out"
+    def minutes_left(self) -> float | None:
+        return (
+            None if math.isinf(self.deadline) else max(0.0, self.deadline - time.monotonic()) / 60
         )
-    if run_dir.root.exists() and not run_dir.root.is_dir():
-        raise ParameterError(f"--out {run_dir.root} exists and is not a folder")
-    if args.minutes is not None and not args.minutes > 0:
-        raise ParameterError(f"--minutes={args.minutes} must be positive")
+
+
+def resolve_settings(
+    args: argparse.Namespace, stored: dict[str, Any] | None
+) -> tuple[list[Path], FeatureConfig, TrainConfig]:
+    """Files and settings: from the stored run when resuming, else from the command line."""
+    from trainer.audio import example_audio_path, find_audio_files
+    from trainer.features import FeatureConfig
+    from trainer.train import TrainConfig
 
     inputs = list(args.inputs) + ([str(example_audio_path())] if args.example else [])
     if stored is not None:
@@ -151,164 +188,334 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(
                 "--resume continues on the run's own files; leave out the inputs or start a new run"
             )
-        feature_config = FeatureConfig(**stored["features"])
         train_dict = dict(stored["train"], fft_sizes=tuple(stored["train"]["fft_sizes"]))
         if args.steps is not None:
             train_dict["steps"] = args.steps
-        train_config = TrainConfig(**train_dict)
+        return files, FeatureConfig(**stored["features"]), TrainConfig(**train_dict)
+    if not inputs:
+        raise ParameterError("no inputs: give audio files or folders, or --example")
+    files = [p.resolve() for p in find_audio_files(inputs)]
+    feature_config = FeatureConfig(
+        sample_rate=args.sample_rate,
+        hop=args.hop,
+        f0_tracker=args.f0_tracker,
+        f0_min_hz=args.f0_min,
+        f0_max_hz=args.f0_max,
+    )
+    train_config = TrainConfig(
+        steps=args.steps if args.steps is not None else DEFAULT_STEPS,
+        batch_size=args.batch_size,
+        segment_seconds=args.segment_seconds,
+        learning_rate=args.lr,
+        fft_sizes=parse_ints(args.fft_sizes, "--fft-sizes"),
+        log_weight=args.log_weight,
+        time_l1_weight=args.time_l1,
+        checkpoint_every=args.checkpoint_every,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+    )
+    return files, feature_config, train_config
+
+
+def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device) -> Session:
+    """Check the run directory, load features (with the cache), build the dataset, store config."""
+    import torch
+
+    from trainer import __version__
+    from trainer.atomic import remove_stale_temporaries, write_json
+    from trainer.dataset import SegmentDataset
+    from trainer.feature_cache import default_cache_dir, load_all_features
+    from trainer.models.ddsp import ModelConfig
+    from trainer.run_dir import RunDir
+
+    start = time.monotonic()
+    run = RunDir(args.out)
+    stored = _stored_config(run.root)
+    if (stored or run.checkpoint.is_file()) and not args.resume:
+        raise TrainingError(
+            f"{run.root} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    if run.root.exists() and not run.root.is_dir():
+        raise ParameterError(f"--out {run.root} exists and is not a folder")
+    for option in ("minutes", "nca_minutes"):
+        value = getattr(args, option)
+        if value is not None and not value > 0:
+            raise ParameterError(f"--{option.replace('_', '-')}={value} must be positive")
+    files, feature_config, train_config = resolve_settings(args, stored)
+    if dist.is_main:
+        run.root.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run.root)
+    log = Logger(run.log if dist.is_main else None)
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    if dist.enabled and not dist.is_main:
+        torch.distributed.barrier()  # let rank 0 fill the feature cache first
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        features = load_all_features(
+            files, feature_config, cache_dir=cache_dir, progress=not args.quiet and dist.is_main
+        )
+    if dist.enabled and dist.is_main:
+        torch.distributed.barrier()
+    for warning in caught:
+        log(f"warning: {warning.message}")
+    dataset = SegmentDataset(
+        features,
+        [f.stem for f in files],
+        hop=feature_config.hop,
+        segment_frames=round(train_config.segment_seconds * feature_config.frame_rate),
+        val_fraction=train_config.val_fraction,
+    )
+    if stored is not None:
+        model_config = ModelConfig(**stored["model"])
     else:
-        if not inputs:
-            raise ParameterError("no inputs: give audio files or folders, or --example")
-        files = [p.resolve() for p in find_audio_files(inputs)]
-        feature_config = FeatureConfig(
-            sample_rate=args.sample_rate,
-            hop=args.hop,
-            f0_tracker=args.f0_tracker,
-            f0_min_hz=args.f0_min,
-            f0_max_hz=args.f0_max,
+        model_config = ModelConfig(
+            preset=args.preset,
+            sample_rate=feature_config.sample_rate,
+            hop=feature_config.hop,
+            n_harmonics=args.harmonics,
+            n_noise_bands=args.noise_bands,
+            z_dim=args.z_dim,
+            n_mfcc=feature_config.n_mfcc,
+            reverb_seconds=args.reverb,
+            loudness_mean=dataset.loudness_mean,
+            loudness_std=dataset.loudness_std,
         )
-        train_config = TrainConfig(
-            steps=args.steps if args.steps is not None else DEFAULT_STEPS,
-            batch_size=args.batch_size,
-            segment_seconds=args.segment_seconds,
-            learning_rate=args.lr,
-            fft_sizes=parse_fft_sizes(args.fft_sizes),
-            log_weight=args.log_weight,
-            time_l1_weight=args.time_l1,
-            checkpoint_every=args.checkpoint_every,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
+        stored = {
+            "version": __version__,
+            "files": [str(f) for f in files],
+            "features": feature_config.__dict__,
+            "model": model_config.to_dict(),
+            "train": train_config.to_dict(),
+        }
+        if dist.is_main:
+            write_json(run.config, stored)
+    deadline = start + 60 * args.minutes if args.minutes is not None else math.inf
+    return Session(
+        args,
+        run,
+        stored,
+        files,
+        feature_config,
+        train_config,
+        model_config,
+        features,
+        dataset,
+        device,
+        dist,
+        log,
+        deadline,
+    )
+
+
+def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
+    """Train (or finish training) the DDSP model; write its report. Returns (exit code, model)."""
+    import torch
+
+    from trainer.models.ddsp import DDSPAutoencoder, count_parameters
+    from trainer.report import write_report
+    from trainer.train import DDSPTrainer
+
+    args, run, dist = session.args, session.run, session.dist
+    torch.manual_seed(session.train_config.seed + dist.rank)
+    model = DDSPAutoencoder(session.model_config)
+    trainer = DDSPTrainer(
+        model,
+        session.dataset,
+        session.train_config,
+        run,
+        device=session.device,
+        dist_info=dist,
+        log=session.log,
+    )
+    resumed = run.checkpoint.is_file()
+    if resumed:
+        trainer.resume(run.checkpoint)
+        session.log(f"resumed from step {trainer.state.step} ({run.checkpoint})")
+    already_done = resumed and trainer.state.step >= session.train_config.steps
+    if already_done and run.metrics.is_file():
+        return 0, model
+    session.log(
+        f"training on {len(session.files)} file(s), "
+        f"{session.dataset.train_frames / session.feature_config.frame_rate:.1f} s of audio; "
+        f"{count_parameters(model)} parameters; device {session.device}; "
+        f"world size {dist.world_size}"
+    )
+    minutes = session.minutes_left()
+    if minutes is not None and args.phase == "all":
+        minutes *= DDSP_SHARE_OF_MINUTES
+    writer = None
+    if args.tensorboard and dist.is_main:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ParameterError("--tensorboard needs: pip install tensorboard") from None
+        writer = SummaryWriter(str(run.tensorboard))
+    reason = trainer.fit(minutes=minutes, progress=not args.quiet, writer=writer)
+    if writer is not None:
+        writer.close()
+    state = trainer.state
+    if reason == "signal":
+        session.log(
+            f"stopped by signal at step {state.step}; checkpoint saved; continue with --resume"
         )
+        return 130, model
+    if not dist.is_main:
+        return 0, model
+    recent = state.history["loss"][-20:]
+    summary = {
+        "steps": state.step,
+        "stopped_by": reason,
+        "audio_seconds_trained": state.audio_seconds,
+        "train_wall_seconds": state.train_seconds,
+        "audio_seconds_per_second": state.audio_seconds / max(state.train_seconds, 1e-9),
+        "skipped_steps": state.skipped_steps,
+        "final_train_loss": float(sum(recent) / max(1, len(recent))),
+        "final_validation_loss": state.history["val_loss"][-1]
+        if state.history["val_loss"]
+        else math.nan,
+        "parameters": {
+            "encoder": count_parameters(model.encoder),
+            "decoder": count_parameters(model.decoder),
+            "total": count_parameters(model),
+        },
+        "world_size": dist.world_size,
+        "device": str(session.device),
+    }
+    metrics = write_report(
+        model,
+        session.dataset,
+        session.features,
+        session.feature_config,
+        run,
+        summary,
+        state.history,
+    )
+    session.log(
+        "validation: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["validation"].items())
+    )
+    return 0, model
+
+
+def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
+    """Train the harmonic NCA on the frozen DDSP model; write its report."""
+    import torch
+
+    from trainer.atomic import write_json
+    from trainer.checkpoint import load_checkpoint
+    from trainer.models.ddsp import count_parameters
+    from trainer.models.nca import HarmonicNCA, NCAConfig
+    from trainer.nca_report import write_nca_report
+    from trainer.nca_train import NCATrainConfig, NCATrainer
+
+    args, run, stored = session.args, session.run, session.stored
+    assert stored is not None
+    if not run.checkpoint.is_file():
+        raise TrainingError(f"{run.root}: no DDSP checkpoint; run --phase ddsp (or all) first")
+    ddsp.load_state_dict(load_checkpoint(run.checkpoint)["model"])
+    if "nca" in stored:
+        nca_config = NCAConfig(**stored["nca"])
+        nca_dict = dict(stored["nca_train"], fft_sizes=tuple(stored["nca_train"]["fft_sizes"]))
+        if args.nca_steps is not None:
+            nca_dict["steps"] = args.nca_steps
+        nca_train = NCATrainConfig(**nca_dict)
+    else:
+        grow_range = parse_ints(args.grow_steps, "--grow-steps")
+        if len(grow_range) != 2:
+            raise ParameterError(f"--grow-steps={args.grow_steps!r} must be MIN,MAX")
+        lo, hi = grow_range
+        nca_config = NCAConfig(
+            channels=args.nca_channels,
+            hidden=args.nca_hidden,
+            n_harmonics=session.model_config.n_harmonics,
+            fire_rate=args.fire_rate,
+            seed_harmonics=args.seed_harmonics,
+        )
+        nca_train = NCATrainConfig(
+            steps=args.nca_steps if args.nca_steps is not None else DEFAULT_NCA_STEPS,
+            batch_size=session.train_config.batch_size,
+            min_grow_steps=lo,
+            max_grow_steps=hi,
+            fft_sizes=session.train_config.fft_sizes,
+            checkpoint_every=session.train_config.checkpoint_every,
+            seed=session.train_config.seed,
+        )
+        stored.update(nca=nca_config.to_dict(), nca_train=nca_train.to_dict())
+        write_json(run.config, stored)
+    torch.manual_seed(nca_train.seed)
+    nca = HarmonicNCA(nca_config)
+    trainer = NCATrainer(
+        nca, ddsp, session.dataset, nca_train, run, device=session.device, log=session.log
+    )
+    if run.nca_checkpoint.is_file():
+        trainer.resume()
+        session.log(f"nca: resumed from step {trainer.state.step} ({run.nca_checkpoint})")
+    if trainer.state.step >= nca_train.steps and run.nca_metrics.is_file():
+        return 0
+    session.log(
+        f"nca: {count_parameters(nca)} parameters, seed = first "
+        f"{nca_config.seed_harmonics} harmonic(s)"
+    )
+    minutes = args.nca_minutes if args.nca_minutes is not None else session.minutes_left()
+    reason = trainer.fit(minutes=minutes, progress=not args.quiet)
+    state = trainer.state
+    if reason == "signal":
+        session.log(
+            f"nca: stopped by signal at step {state.step}; checkpoint saved; continue with --resume"
+        )
+        return 130
+    recent = state.history["loss"][-20:]
+    summary = {
+        "steps": state.step,
+        "stopped_by": reason,
+        "train_wall_seconds": state.train_seconds,
+        "skipped_steps": state.skipped_steps,
+        "parameters": count_parameters(nca),
+        "final_train_loss": float(sum(recent) / max(1, len(recent))),
+    }
+    metrics = write_nca_report(nca, ddsp, session.dataset, nca_train, run, summary)
+    session.log(
+        "nca: "
+        + ", ".join(
+            f"{k} {metrics[k]:.4g}"
+            for k in (
+                "distance_seed",
+                "distance_grown",
+                "distance_regrown",
+                "order_correlation",
+                "centroid_monotonic_fraction",
+            )
+            if metrics[k] is not None
+        )
+        + f", steps_to_10pct {metrics['steps_to_10pct']} — report in {run.root}"
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from trainer.distributed import init_distributed, pick_device, shutdown
+    from trainer.models.ddsp import DDSPAutoencoder
 
     device = pick_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
-    dist_info = init_distributed(device)
+    dist = init_distributed(device)
     if device.type == "cuda":
-        device = torch.device("cuda", dist_info.local_rank)
-    elif dist_info.enabled:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist_info.world_size))
+        device = torch.device("cuda", dist.local_rank)
+    elif dist.enabled:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world_size))
     try:
-        if dist_info.is_main:
-            run_dir.root.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(run_dir.root)
-        log = Logger(run_dir.log if dist_info.is_main else None)
-        torch.manual_seed(train_config.seed + dist_info.rank)
-        cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-        if dist_info.enabled and not dist_info.is_main:
-            torch.distributed.barrier()  # let rank 0 fill the feature cache first
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            features = load_all_features(
-                files,
-                feature_config,
-                cache_dir=cache_dir,
-                progress=not args.quiet and dist_info.is_main,
-            )
-        if dist_info.enabled and dist_info.is_main:
-            torch.distributed.barrier()
-        for warning in caught:
-            log(f"warning: {warning.message}")
-        names = [f.stem for f in files]
-        dataset = SegmentDataset(
-            features,
-            names,
-            hop=feature_config.hop,
-            segment_frames=round(train_config.segment_seconds * feature_config.frame_rate),
-            val_fraction=train_config.val_fraction,
-        )
-        if stored is not None:
-            model_config = ModelConfig(**stored["model"])
+        session = open_session(args, dist, device)
+        if args.phase in ("ddsp", "all"):
+            code, model = ddsp_phase(session)
+            if code != 0 or args.phase == "ddsp":
+                return code
         else:
-            model_config = ModelConfig(
-                preset=args.preset,
-                sample_rate=feature_config.sample_rate,
-                hop=feature_config.hop,
-                n_harmonics=args.harmonics,
-                n_noise_bands=args.noise_bands,
-                z_dim=args.z_dim,
-                n_mfcc=feature_config.n_mfcc,
-                reverb_seconds=args.reverb,
-                loudness_mean=dataset.loudness_mean,
-                loudness_std=dataset.loudness_std,
-            )
-            if dist_info.is_main:
-                write_json(
-                    run_dir.config,
-                    {
-                        "version": __version__,
-                        "files": [str(f) for f in files],
-                        "features": feature_config.__dict__,
-                        "model": model_config.to_dict(),
-                        "train": train_config.to_dict(),
-                    },
-                )
-        model = DDSPAutoencoder(model_config)
-        trainer = DDSPTrainer(
-            model,
-            dataset,
-            train_config,
-            run_dir,
-            device=device,
-            dist_info=dist_info,
-            log=log,
-        )
-        if has_checkpoint:
-            trainer.resume(run_dir.checkpoint)
-            log(f"resumed from step {trainer.state.step} ({run_dir.checkpoint})")
-        log(
-            f"training on {len(files)} file(s), "
-            f"{dataset.train_frames / feature_config.frame_rate:.1f}"
-            f" s of audio; {count_parameters(model)} parameters; device {device}; "
-            f"world size {dist_info.world_size}"
-        )
-        writer = None
-        if args.tensorboard and dist_info.is_main:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise ParameterError("--tensorboard needs: pip install tensorboard") from None
-            writer = SummaryWriter(str(run_dir.tensorboard))
-        reason = trainer.fit(minutes=args.minutes, progress=not args.quiet, writer=writer)
-        if writer is not None:
-            writer.close()
-        state = trainer.state
-        if reason == "signal":
-            log(f"stopped by signal at step {state.step}; checkpoint saved; continue with --resume")
-            return 130
-        if not dist_info.is_main:
-            return 0
-        summary = {
-            "steps": state.step,
-            "stopped_by": reason,
-            "audio_seconds_trained": state.audio_seconds,
-            "train_wall_seconds": state.train_seconds,
-            "audio_seconds_per_second": state.audio_seconds / max(state.train_seconds, 1e-9),
-            "skipped_steps": state.skipped_steps,
-            "final_train_loss": float(
-                sum(state.history["loss"][-20:]) / max(1, len(state.history["loss"][-20:]))
-            ),
-            "final_validation_loss": state.history["val_loss"][-1]
-            if state.history["val_loss"]
-            else math.nan,
-            "parameters": {
-                "encoder": count_parameters(model.encoder),
-                "decoder": count_parameters(model.decoder),
-                "total": count_parameters(model),
-            },
-            "world_size": dist_info.world_size,
-            "device": str(device),
-        }
-        metrics = write_report(
-            model, dataset, features, feature_config, run_dir, summary, state.history
-        )
-        val = metrics["validation"]
-        log(
-            "validation: "
-            + ", ".join(f"{k} {v:.4g}" for k, v in val.items())
-            + f" — report in {run_dir.root}"
-        )
-        return 0
+            model = DDSPAutoencoder(session.model_config)
+        if not dist.is_main:
+            return 0  # the NCA is small: rank 0 trains it alone
+        return nca_phase(session, model)
     finally:
-        shutdown(dist_info)
+        shutdown(dist)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,8 +42,9 @@ def get_controls(
     sample_rate: int,
     mask: torch.Tensor | None = None,
 ) -> Controls:
-    """raw: [batch, T, 1 + K + B] decoder output; f0_hz: [batch, T]; mask: [batch or 1, K] in
-    [0, 1] (the NCA's harmonic mask), applied before the distribution is normalised.
+    """raw: [batch, T, 1 + K + B] decoder output; f0_hz: [batch, T]; mask: [batch or 1, K] or
+    [batch, T, K] in [0, 1] (the NCA's harmonic mask), applied before the distribution is
+    normalised.
 
     a[t, k] = A[t] * normalize(c[t, k] * mask[k] * [k * f0 < nyquist]).
     """
@@ -51,7 +52,7 @@ def get_controls(
     weights = exp_sigmoid(raw[..., 1 : 1 + n_harmonics])  # [batch, T, K]
     weights = weights * nyquist_mask(f0_hz, n_harmonics, sample_rate=sample_rate)
     if mask is not None:
-        weights = weights * mask[:, None, :]
+        weights = weights * (mask[:, None, :] if mask.dim() == 2 else mask)
     distribution = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-7)
     noise_mags = exp_sigmoid(raw[..., 1 + n_harmonics :])  # [batch, T, B]
     return Controls(

@@ -37,9 +37,7 @@ def alive_mask(state: torch.Tensor, *, threshold: float = ALIVE_THRESHOLD) -> to
 
 
 def nca_step(
-    state: torch.Tensor,
-    fire: torch.Tensor,
-    rule: Callable[[torch.Tensor], torch.Tensor],
+    state: torch.Tensor, fire: torch.Tensor, rule: Callable[[torch.Tensor], torch.Tensor]
 ) -> torch.Tensor:
     """One NCA step. state: [batch, C, K]; fire: [batch, 1, K] 0/1 (which cells update);
     rule: perception [batch, 3C, K] -> update [batch, C, K]. Returns the new state."""

@@ -76,3 +76,37 @@ def plot_spectrograms(
         ax.set_ylabel("kHz")
     axes[-1, 0].set_xlabel("s")
     _save(fig, target)
+
+
+def plot_growth_heatmap(growth: np.ndarray, regrowth: np.ndarray, *, target: Path) -> None:
+    """Mask over harmonic x step: growth from the seed (left), regrowth after damage (right).
+
+    growth, regrowth: [steps + 1, K] masks in [0, 1].
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True, layout="constrained")
+    panels = (
+        ("growth from the seed (fundamental)", growth),
+        ("regrowth after 50% of cells are zeroed", regrowth),
+    )
+    for ax, (title, masks) in zip(axes, panels, strict=True):
+        image = ax.imshow(
+            masks.T,
+            origin="lower",
+            aspect="auto",
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            extent=(-0.5, masks.shape[0] - 0.5, 0.5, masks.shape[1] + 0.5),
+        )
+        ax.set_title(title)
+        ax.set_xlabel("NCA step")
+    axes[0].set_ylabel("harmonic")
+    fig.colorbar(image, ax=axes, label="mask")
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

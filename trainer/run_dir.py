@@ -19,6 +19,26 @@ class RunDir:
         return self.root / "checkpoint.pt"
 
     @property
+    def nca_checkpoint(self) -> Path:
+        return self.root / "nca.pt"
+
+    @property
+    def nca_metrics(self) -> Path:
+        return self.root / "nca_metrics.json"
+
+    @property
+    def growth_heatmap(self) -> Path:
+        return self.root / "growth_heatmap.png"
+
+    def growth_preview(self, strategy: str) -> Path:
+        """growth_preview_{strategy}.wav: the seeds' discrete stages of a held note."""
+        return self.root / f"growth_preview_{strategy}.wav"
+
+    @property
+    def growth_continuous(self) -> Path:
+        return self.root / "growth_continuous.wav"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
 

@@ -134,8 +134,7 @@ class DDSPTrainer:
         self._saved_step = -1
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer,
-            lambda s: config.lr_decay_rate ** (s / config.lr_decay_steps),
+            self.optimizer, lambda s: config.lr_decay_rate ** (s / config.lr_decay_steps)
         )
         self.rng = np.random.default_rng([config.seed, dist_info.rank])
         self.net: torch.nn.Module = model

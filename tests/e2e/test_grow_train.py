@@ -21,34 +21,45 @@ from tests.conftest import harmonic_tone
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
+DDSP_OUTPUTS = (
+    "config.json checkpoint.pt metrics.json presets.json train.log loss_curve.png "
+    "spectrogram.png val_reconstruction.wav val_harmonic.wav val_noise.wav val_target.wav"
+)
+NCA_OUTPUTS = (
+    "nca.pt nca_metrics.json growth_heatmap.png growth_continuous.wav "
+    "growth_preview_nca.wav growth_preview_linear.wav growth_preview_exponential.wav "
+    "growth_preview_fibonacci.wav"
+)
+
+
+def command(*args: str) -> list[str]:
+    return [str(BIN / "grow-train"), *args, "--quiet"]
+
 
 def grow_train(
     *args: str, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "grow-train"), *args, "--quiet"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return subprocess.run(command(*args), env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def checkpoint_step(run: Path) -> int:
-    return int(torch.load(run / "checkpoint.pt", weights_only=True)["train_state"]["step"])
+def checkpoint_step(path: Path) -> int:
+    return int(torch.load(path, weights_only=True)["train_state"]["step"])
 
 
-def wait_for_logged_step(run: Path, proc: subprocess.Popen, at_least: int, timeout: float) -> int:
+def wait_for_logged_step(
+    run: Path, proc: subprocess.Popen, at_least: int, *, timeout: float, prefix: str = ""
+) -> int:
     """Poll train.log until a checkpoint line at `at_least` steps or more appears."""
     deadline = time.monotonic() + timeout
+    pattern = re.compile(rf"^\S+ \S+ {prefix}step (\d+):", re.M)
     while time.monotonic() < deadline:
         assert proc.poll() is None, "grow-train ended early"
         log = (run / "train.log").read_text() if (run / "train.log").exists() else ""
-        steps = [int(s) for s in re.findall(r"^\S+ \S+ step (\d+):", log, re.M)]
+        steps = [int(s) for s in pattern.findall(log)]
         if steps and steps[-1] >= at_least:
             return steps[-1]
         time.sleep(0.2)
-    raise AssertionError(f"no checkpoint at step >= {at_least} within {timeout} s")
+    raise AssertionError(f"no checkpoint at {prefix}step >= {at_least} within {timeout} s")
 
 
 def no_temporaries(run: Path) -> bool:
@@ -57,30 +68,10 @@ def no_temporaries(run: Path) -> bool:
 
 def test_example_end_to_end(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
     run = tmp_path / "run"
-    done = grow_train(
-        "--example",
-        "--out",
-        str(run),
-        "--steps",
-        "40",
-        "--checkpoint-every",
-        "20",
-        env=feature_cache_env,
-    )
+    args = ("--example", "--out", str(run), "--steps", "40", "--nca-steps", "30")
+    done = grow_train(*args, "--checkpoint-every", "20", env=feature_cache_env)
     assert done.returncode == 0, done.stderr
-    for name in (
-        "config.json",
-        "checkpoint.pt",
-        "metrics.json",
-        "presets.json",
-        "train.log",
-        "loss_curve.png",
-        "spectrogram.png",
-        "val_reconstruction.wav",
-        "val_harmonic.wav",
-        "val_noise.wav",
-        "val_target.wav",
-    ):
+    for name in (DDSP_OUTPUTS + " " + NCA_OUTPUTS).split():
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["steps"] == 40 and metrics["stopped_by"] == "steps"
@@ -91,47 +82,81 @@ def test_example_end_to_end(tmp_path: Path, feature_cache_env: dict[str, str]) -
     assert sr == 24000 and recon.shape == target.shape and np.abs(recon).max() > 1e-3
     presets = json.loads((run / "presets.json").read_text())
     assert list(presets) == ["flute"] and len(presets["flute"]) == 16
-    assert checkpoint_step(run) == 40
+    assert checkpoint_step(run / "checkpoint.pt") == 40
+    nca = json.loads((run / "nca_metrics.json").read_text())
+    assert nca["steps"] == 30 == checkpoint_step(run / "nca.pt")
+    for key in (
+        "distance_seed",
+        "distance_grown",
+        "distance_regrown",
+        "order_correlation",
+        "centroid_monotonic_fraction",
+        "steps_to_10pct",
+    ):
+        assert key in nca, key
+    preview, sr = sf.read(run / "growth_preview_nca.wav")
+    assert sr == 24000 and abs(preview.shape[0] - 32 * 0.7 * 24000) < 32 * 240
     assert no_temporaries(run)
 
-    again = grow_train("--example", "--out", str(run), "--steps", "40", env=feature_cache_env)
+    again = grow_train(*args, env=feature_cache_env)
     assert again.returncode == 2
     assert "already holds a run; pass --resume" in again.stderr
 
 
-def test_resume_after_kill_9(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
-    run = tmp_path / "run"
+def kill_9_and_resume(
+    run: Path,
+    env: dict[str, str],
+    *,
+    phase_args: tuple[str, ...],
+    prefix: str,
+    checkpoint: str,
+    budget_option: str,
+) -> None:
     proc = subprocess.Popen(
-        [
-            str(BIN / "grow-train"),
-            "--example",
-            "--out",
-            str(run),
-            "--steps",
-            "100000",
-            "--checkpoint-every",
-            "5",
-            "--quiet",
-        ],
-        env=feature_cache_env,
+        command("--example", "--out", str(run), "--checkpoint-every", "5", *phase_args),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_logged_step(run, proc, 10, timeout=240)
+        wait_for_logged_step(run, proc, 10, timeout=300, prefix=prefix)
     finally:
         proc.kill()  # SIGKILL: no handler runs
         proc.wait()
-    saved = checkpoint_step(run)
+    saved = checkpoint_step(run / checkpoint)
     assert saved >= 10 and saved % 5 == 0
-    done = grow_train(
-        "--out", str(run), "--resume", "--steps", str(saved + 5), env=feature_cache_env
-    )
+    done = grow_train("--out", str(run), "--resume", budget_option, str(saved + 5), env=env)
     assert done.returncode == 0, done.stderr
-    assert f"resumed from step {saved}" in done.stderr
-    assert json.loads((run / "metrics.json").read_text())["steps"] == saved + 5
-    assert checkpoint_step(run) == saved + 5
+    assert f"{prefix}resumed from step {saved}" in done.stderr
+    assert checkpoint_step(run / checkpoint) == saved + 5
     assert no_temporaries(run)
+
+
+def test_ddsp_phase_resumes_after_kill_9(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
+    run = tmp_path / "run"
+    kill_9_and_resume(
+        run,
+        feature_cache_env,
+        phase_args=("--steps", "100000", "--phase", "ddsp"),
+        prefix="",
+        checkpoint="checkpoint.pt",
+        budget_option="--steps",
+    )
+    assert json.loads((run / "metrics.json").read_text())["steps"] >= 15
+
+
+def test_nca_phase_resumes_after_kill_9(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
+    run = tmp_path / "run"
+    kill_9_and_resume(
+        run,
+        feature_cache_env,
+        phase_args=("--steps", "5", "--nca-steps", "100000"),
+        prefix="nca ",
+        checkpoint="nca.pt",
+        budget_option="--nca-steps",
+    )
+    nca = json.loads((run / "nca_metrics.json").read_text())
+    assert nca["steps"] == checkpoint_step(run / "nca.pt")
 
 
 def test_sigint_saves_a_checkpoint_and_exits_130(
@@ -139,17 +164,7 @@ def test_sigint_saves_a_checkpoint_and_exits_130(
 ) -> None:
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        [
-            str(BIN / "grow-train"),
-            "--example",
-            "--out",
-            str(run),
-            "--steps",
-            "100000",
-            "--checkpoint-every",
-            "5",
-            "--quiet",
-        ],
+        command("--example", "--out", str(run), "--steps", "100000", "--checkpoint-every", "5"),
         env=feature_cache_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -161,9 +176,9 @@ def test_sigint_saves_a_checkpoint_and_exits_130(
     assert proc.returncode == 130, stderr
     found = re.search(r"stopped by signal at step (\d+)", stderr)
     assert found is not None, stderr
-    stopped = int(found.group(1))
-    assert checkpoint_step(run) == stopped >= 5
+    assert checkpoint_step(run / "checkpoint.pt") == int(found.group(1)) >= 5
     assert "Traceback" not in stderr
+    assert not (run / "nca.pt").exists()  # the NCA phase did not start
 
 
 @pytest.mark.skipif(shutil.which("torchrun", path=str(BIN)) is None, reason="torchrun missing")
@@ -177,17 +192,19 @@ def test_torchrun_ddp_on_two_cpu_processes(
             "--standalone",
             "--nproc-per-node",
             "2",
-            str(BIN / "grow-train"),
-            "--example",
-            "--out",
-            str(run),
-            "--steps",
-            "6",
-            "--checkpoint-every",
-            "3",
-            "--quiet",
-            "--device",
-            "cpu",
+            *command(
+                "--example",
+                "--out",
+                str(run),
+                "--steps",
+                "6",
+                "--checkpoint-every",
+                "3",
+                "--device",
+                "cpu",
+                "--nca-steps",
+                "3",
+            ),
         ],
         env=feature_cache_env,
         capture_output=True,
@@ -199,7 +216,8 @@ def test_torchrun_ddp_on_two_cpu_processes(
     assert metrics["world_size"] == 2
     assert metrics["audio_seconds_trained"] == 6 * 8 * 1.0 * 2  # steps x batch x s x ranks
     assert "world size 2" in (run / "train.log").read_text()
-    assert checkpoint_step(run) == 6
+    assert checkpoint_step(run / "checkpoint.pt") == 6
+    assert checkpoint_step(run / "nca.pt") == 3  # rank 0 trained the NCA alone
 
 
 def write_bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
@@ -248,19 +266,43 @@ def test_clipped_stereo_44k_trains_with_a_warning(
     path = tmp_path / "hot.wav"
     sf.write(path, np.stack([tone, tone], axis=1), 44100)
     run = tmp_path / "run"
-    done = grow_train(str(path), "--out", str(run), "--steps", "2", env=feature_cache_env)
+    done = grow_train(
+        str(path), "--out", str(run), "--steps", "2", "--phase", "ddsp", env=feature_cache_env
+    )
     assert done.returncode == 0, done.stderr
     assert "hot.wav" in done.stderr and "clipped" in done.stderr
     assert "clipped" in (run / "train.log").read_text()
 
 
 def test_bad_options_are_named(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
+    cases = [
+        (("--fft-sizes", "1000,512"), "fft_sizes=[1000, 512] must be powers of two"),
+        (("--minutes", "-1"), "--minutes=-1.0 must be positive"),
+        (("--grow-steps", "64,32"), "grow steps 64..32 must be an increasing range"),
+        (("--grow-steps", "40"), "--grow-steps='40' must be MIN,MAX"),
+    ]
+    for i, (option, message) in enumerate(cases):
+        done = grow_train(
+            "--example",
+            "--out",
+            str(tmp_path / f"r{i}"),
+            "--steps",
+            "1",
+            "--nca-steps",
+            "1",
+            *option,
+            env=feature_cache_env,
+        )
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_nca_phase_without_a_ddsp_checkpoint_is_refused(
+    tmp_path: Path, feature_cache_env: dict[str, str]
+) -> None:
     done = grow_train(
-        "--example", "--out", str(tmp_path / "r"), "--fft-sizes", "1000,512", env=feature_cache_env
+        "--example", "--out", str(tmp_path / "r"), "--phase", "nca", env=feature_cache_env
     )
     assert done.returncode == 2
-    assert "fft_sizes=[1000, 512] must be powers of two" in done.stderr
-    done = grow_train(
-        "--example", "--out", str(tmp_path / "r2"), "--minutes", "-1", env=feature_cache_env
-    )
-    assert done.returncode == 2 and "--minutes=-1.0 must be positive" in done.stderr
+    assert "no DDSP checkpoint; run --phase ddsp (or all) first" in done.stderr

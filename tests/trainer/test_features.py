@@ -11,12 +11,7 @@ import soundfile as sf
 from tests.conftest import harmonic_tone
 from trainer.errors import AudioFileError, ParameterError
 from trainer.feature_cache import cache_key, load_features
-from trainer.features import (
-    FeatureConfig,
-    a_weighted_loudness,
-    compute_features,
-    fill_unvoiced,
-)
+from trainer.features import FeatureConfig, a_weighted_loudness, compute_features, fill_unvoiced
 
 SR, HOP = 24000, 240
 

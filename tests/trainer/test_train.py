@@ -52,7 +52,7 @@ def test_presets_sizes() -> None:
 
 @pytest.mark.slow
 def test_overfits_a_harmonic_tone(tmp_path: Path) -> None:
-    """On 3 s of one harmonic tone the loss falls by at least 3x in 150 steps."""
+    """On 3 s of one harmonic tone the loss falls by at least 2.5x in 150 steps."""
     audio = harmonic_tone(
         262.0, 3.0, sample_rate=SR, harmonic_amps=(0.3, 0.15, 0.2, 0.05, 0.08), vibrato_cents=30
     )
@@ -60,7 +60,7 @@ def test_overfits_a_harmonic_tone(tmp_path: Path) -> None:
     reason = trainer.fit(minutes=None, progress=False)
     losses = trainer.state.history["loss"]
     assert reason == "steps" and len(losses) == 150
-    assert np.mean(losses[-10:]) < np.mean(losses[:5]) / 3
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) / 2.5
 
 
 def test_non_finite_gradients_skip_the_step_and_stop_when_persistent(tmp_path: Path) -> None:

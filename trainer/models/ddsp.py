@@ -85,10 +85,22 @@ class DDSPAutoencoder(nn.Module):
         state: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
     ) -> tuple[Controls, torch.Tensor]:
-        """f0_hz, loudness_db: [batch, T]; z: [batch, Z]; mask: [batch, K] or None.
+        """f0_hz, loudness_db: [batch, T]; z: [batch, Z]; mask: [batch, (T,) K] or None.
 
         Returns (controls, GRU state [L, batch, H]).
         """
+        raw, state = self.decode_raw(f0_hz, loudness_db, z, state=state)
+        return self.physical_controls(raw, f0_hz, mask=mask), state
+
+    def decode_raw(
+        self,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        z: torch.Tensor,
+        *,
+        state: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder output before scaling: ([batch, T, 1 + K + B] float32, state [L, batch, H])."""
         cfg = self.config
         raw, state = self.decoder(
             scale_f0(f0_hz),
@@ -96,20 +108,33 @@ class DDSPAutoencoder(nn.Module):
             z,
             state,
         )
-        controls = get_controls(
-            raw.float(), f0_hz, n_harmonics=cfg.n_harmonics, sample_rate=cfg.sample_rate, mask=mask
+        return raw.float(), state
+
+    def physical_controls(
+        self, raw: torch.Tensor, f0_hz: torch.Tensor, *, mask: torch.Tensor | None = None
+    ) -> Controls:
+        """Raw decoder output -> synth controls; mask: [batch, K] or [batch, T, K] or None."""
+        cfg = self.config
+        return get_controls(
+            raw, f0_hz, n_harmonics=cfg.n_harmonics, sample_rate=cfg.sample_rate, mask=mask
         )
-        return controls, state
 
     def synthesize(
         self, controls: Controls, f0_hz: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> Synthesis:
         """Controls for T frames -> audio [batch, T * hop] (noise uniform in [-1, 1])."""
+        shape = (f0_hz.shape[0], f0_hz.shape[1] * self.config.hop)
+        white = torch.rand(shape, generator=generator, device=f0_hz.device) * 2 - 1
+        return self.synthesize_with_noise(controls, f0_hz, white)
+
+    def synthesize_with_noise(
+        self, controls: Controls, f0_hz: torch.Tensor, white: torch.Tensor
+    ) -> Synthesis:
+        """As synthesize, with the white noise [batch, T * hop] given."""
         cfg = self.config
         harmonic, _ = harmonic_synth(
             f0_hz, controls.harmonic_amps, sample_rate=cfg.sample_rate, hop=cfg.hop
         )
-        white = torch.rand(harmonic.shape, generator=generator, device=harmonic.device) * 2 - 1
         noise = filtered_noise(controls.noise_mags, white, hop=cfg.hop)
         audio = harmonic + noise
         if self.reverb_ir is not None:

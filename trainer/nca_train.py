@@ -1,0 +1,288 @@
+"""Phase 2: train the harmonic NCA with the DDSP model frozen.
+
+Each step grows a batch of states (drawn from a sample pool) for a random number of steps, reads
+their masks, synthesizes training segments with the masked harmonic distribution and scores them
+with the multi-scale spectral loss against the real audio. The pool keeps grown states so that a
+grown mask learns to stay stable when stepped further; the worst pool entry is reseeded every
+step, and the best few are damaged (cells zeroed) so that the NCA learns to regrow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainer import __version__
+from trainer.atomic import remove_stale_temporaries
+from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.dataset import SegmentDataset
+from trainer.errors import ParameterError
+from trainer.guard import NonFiniteGuard
+from trainer.losses import multiscale_spectral_loss
+from trainer.models.ddsp import DDSPAutoencoder
+from trainer.models.nca import HarmonicNCA
+from trainer.nca import draw_fire
+from trainer.run_dir import RunDir
+from trainer.train import DEFAULT_FFT_SIZES, StopFlag, catch_stop_signals, to_tensors
+
+
+@dataclass(frozen=True)
+class NCATrainConfig:
+    steps: int = 2000
+    batch_size: int = 8
+    pool_size: int = 128
+    min_grow_steps: int = 32
+    max_grow_steps: int = 64
+    damaged_per_batch: int = 2  # pool entries damaged before each step
+    damage_fraction: float = 0.5  # of the cells (never the seed cells)
+    learning_rate: float = 2e-3
+    lr_decay_rate: float = 0.5
+    lr_decay_steps: int = 2000
+    grad_clip: float = 1.0
+    overflow_weight: float = 1.0  # keeps states in [-1, 1] (channel 0 in [0, 1])
+    peak_weight: float = 1.0  # keeps the mask's largest value at 1 (see peak_penalty)
+    fft_sizes: tuple[int, ...] = DEFAULT_FFT_SIZES
+    checkpoint_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_grow_steps <= self.max_grow_steps:
+            raise ParameterError(
+                f"grow steps {self.min_grow_steps}..{self.max_grow_steps} must be an increasing "
+                "range of at least 1"
+            )
+        if self.pool_size < self.batch_size:
+            raise ParameterError(
+                f"pool_size={self.pool_size} must be at least batch_size={self.batch_size}"
+            )
+        if not 0 <= self.damaged_per_batch < self.batch_size:
+            raise ParameterError(
+                f"damaged_per_batch={self.damaged_per_batch} must be below batch_size"
+            )
+        for name in ("steps", "checkpoint_every", "lr_decay_steps"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class NCATrainState:
+    step: int = 0
+    train_seconds: float = 0.0
+    skipped_steps: int = 0
+    history: dict[str, list[float]] = field(default_factory=lambda: {"step": [], "loss": []})
+
+
+def overflow_penalty(state: torch.Tensor) -> torch.Tensor:
+    """Mean amount by which channel 0 leaves [0, 1] and the other channels leave [-1, 1]."""
+    mask_channel = state[:, :1]
+    hidden = state[:, 1:]
+    over = (mask_channel - mask_channel.clamp(0.0, 1.0)).abs().mean()
+    return over + (hidden - hidden.clamp(-1.0, 1.0)).abs().mean()
+
+
+def peak_penalty(mask: torch.Tensor) -> torch.Tensor:
+    """Mean (1 - max_k m[k])^2 over the batch. mask: [batch, K].
+
+    The harmonic distribution is normalised after masking, so the loss alone cannot see the
+    mask's overall scale: left free it drifts down until every cell falls below the alive
+    threshold and the automaton dies. Holding the peak at 1 also makes the mask readable
+    (1 = the harmonic fully present).
+    """
+    return ((1.0 - mask.amax(dim=1)) ** 2).mean()
+
+
+def damage(
+    state: torch.Tensor, *, fraction: float, protected: int, rng: np.random.Generator
+) -> torch.Tensor:
+    """Zero a random `fraction` of the cells beyond the first `protected` (the seed), all
+    channels. state: [batch, C, K] -> damaged copy."""
+    batch, _, n_cells = state.shape
+    keep = torch.ones(batch, 1, n_cells, dtype=state.dtype)
+    candidates = n_cells - protected
+    n_hit = round(fraction * candidates)
+    for b in range(batch):
+        hit = protected + rng.choice(candidates, size=n_hit, replace=False)
+        keep[b, 0, torch.from_numpy(hit)] = 0.0
+    return state * keep.to(state.device)
+
+
+class NCATrainer:
+    """Trains a HarmonicNCA against a frozen DDSPAutoencoder; writes nca.pt in the run."""
+
+    def __init__(
+        self,
+        nca: HarmonicNCA,
+        ddsp: DDSPAutoencoder,
+        dataset: SegmentDataset,
+        config: NCATrainConfig,
+        run: RunDir,
+        *,
+        device: torch.device,
+        log: Any,
+    ) -> None:
+        self.nca = nca.to(device)
+        self.ddsp = ddsp.to(device).eval()
+        for p in self.ddsp.parameters():
+            p.requires_grad_(False)
+        self.dataset = dataset
+        self.config = config
+        self.run = run
+        self.device = device
+        self.log = log
+        self.state = NCATrainState()
+        self.optimizer = torch.optim.Adam(nca.parameters(), lr=config.learning_rate)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: config.lr_decay_rate ** (s / config.lr_decay_steps)
+        )
+        self.rng = np.random.default_rng([config.seed, 2])
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.pool = nca.seed(config.pool_size).detach()  # [pool, C, K]
+        self.pool_loss = np.full(config.pool_size, np.inf)
+        self._saved_step = -1
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "nca": self.nca.state_dict(),
+            "nca_config": self.nca.config.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "train_state": dataclasses.asdict(self.state),
+            "pool": self.pool.cpu(),
+            "pool_loss": torch.from_numpy(self.pool_loss),
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "version": __version__,
+        }
+
+    def save(self) -> None:
+        save_checkpoint(self.run.nca_checkpoint, self.checkpoint_state())
+        self._saved_step = self.state.step
+
+    def resume(self) -> None:
+        remove_stale_temporaries(self.run.root)
+        state = load_checkpoint(self.run.nca_checkpoint)
+        self.nca.load_state_dict(state["nca"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.state = NCATrainState(**state["train_state"])
+        self.pool = state["pool"].to(self.device)
+        self.pool_loss = state["pool_loss"].numpy().copy()
+        self.rng.bit_generator.state = state["numpy_rng"]
+        self.generator.set_state(state["torch_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self._saved_step = self.state.step
+
+    # -- one step ------------------------------------------------------------------------------
+    def sample_pool(self) -> tuple[np.ndarray, torch.Tensor]:
+        """Indices into the pool and their states: the worst reseeded, the best damaged."""
+        cfg = self.config
+        index = self.rng.choice(cfg.pool_size, size=cfg.batch_size, replace=False)
+        order = np.argsort(-self.pool_loss[index])  # worst first
+        index = index[order]
+        states = self.pool[index].clone()
+        states[:1] = self.nca.seed(1)
+        n_damaged = cfg.damaged_per_batch
+        if n_damaged:
+            states[-n_damaged:] = damage(
+                states[-n_damaged:],
+                fraction=cfg.damage_fraction,
+                protected=self.nca.config.seed_harmonics,
+                rng=self.rng,
+            )
+        return index, states
+
+    def train_step(self, guard: NonFiniteGuard) -> float:
+        cfg = self.config
+        batch = to_tensors(self.dataset.sample(self.rng, cfg.batch_size), self.device)
+        with torch.no_grad():
+            z = self.ddsp.encoder(batch["mfcc"])
+            raw, _ = self.ddsp.decode_raw(batch["f0_hz"], batch["loudness_db"], z)
+        index, states = self.sample_pool()
+        n_steps = int(self.rng.integers(cfg.min_grow_steps, cfg.max_grow_steps + 1))
+        overflow = states.new_zeros(())
+        for _ in range(n_steps):
+            fire = draw_fire(
+                cfg.batch_size,
+                self.nca.config.n_harmonics,
+                rate=self.nca.config.fire_rate,
+                generator=self.generator,
+            ).to(self.device)
+            states = self.nca(states, fire)
+            overflow = overflow + overflow_penalty(states) / n_steps
+        mask = states[:, 0].clamp(0.0, 1.0)
+        controls = self.ddsp.physical_controls(raw, batch["f0_hz"], mask=mask)
+        audio = self.ddsp.synthesize(controls, batch["f0_hz"]).audio
+        per_item = multiscale_spectral_loss(
+            audio, batch["audio"], fft_sizes=cfg.fft_sizes, per_item=True
+        )
+        loss = (
+            per_item.mean() + cfg.overflow_weight * overflow + cfg.peak_weight * peak_penalty(mask)
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.nca.parameters(), cfg.grad_clip)
+        loss_value = float(loss.detach())
+        if not guard.ok(loss_value, float(norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            return math.nan
+        self.optimizer.step()
+        self.scheduler.step()
+        self.pool[torch.from_numpy(index)] = states.detach()
+        self.pool_loss[index] = per_item.detach().cpu().numpy()
+        return loss_value
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self, *, minutes: float | None, progress: bool) -> str:
+        """Train until the step or time budget or a stop signal; 'steps', 'minutes' or 'signal'."""
+        from tqdm import tqdm
+
+        cfg = self.config
+        flag = StopFlag()
+        guard = NonFiniteGuard(skipped=self.state.skipped_steps)
+        deadline = time.monotonic() + 60.0 * minutes if minutes is not None else math.inf
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.state.step,
+            desc="nca",
+            unit="step",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        reason = "steps"
+        with catch_stop_signals(flag):
+            while self.state.step < cfg.steps:
+                if flag.signal is not None:
+                    reason = "signal"
+                    break
+                if time.monotonic() >= deadline:
+                    reason = "minutes"
+                    break
+                started = time.monotonic()
+                loss = self.train_step(guard)
+                self.state.train_seconds += time.monotonic() - started
+                self.state.skipped_steps = guard.skipped
+                if math.isnan(loss):
+                    continue
+                self.state.step += 1
+                self.state.history["step"].append(float(self.state.step))
+                self.state.history["loss"].append(loss)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}")
+                if self.state.step % cfg.checkpoint_every == 0:
+                    self.save()
+                    self.log(f"nca step {self.state.step}: loss {loss:.4f}")
+        bar.close()
+        if self.state.step != self._saved_step:
+            self.save()
+        return reason
