@@ -111,27 +111,19 @@ def track_f0(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.n
 
     sr, hop = config.sample_rate, config.hop
     frame_length = 2 ** math.ceil(math.log2(max(4 * sr / config.f0_min_hz, 2 * hop)))
+    common = dict(
+        fmin=config.f0_min_hz,
+        fmax=config.f0_max_hz,
+        sr=sr,
+        frame_length=frame_length,
+        hop_length=hop,
+        center=True,
+    )
     if config.f0_tracker == "pyin":
-        f0, voiced, _ = librosa.pyin(
-            audio,
-            fmin=config.f0_min_hz,
-            fmax=config.f0_max_hz,
-            sr=sr,
-            frame_length=frame_length,
-            hop_length=hop,
-            center=True,
-        )
+        f0, voiced, _ = librosa.pyin(audio, **common)
         return f0.astype(np.float32), np.asarray(voiced, dtype=bool)
     if config.f0_tracker == "yin":
-        f0 = librosa.yin(
-            audio,
-            fmin=config.f0_min_hz,
-            fmax=config.f0_max_hz,
-            sr=sr,
-            frame_length=frame_length,
-            hop_length=hop,
-            center=True,
-        ).astype(np.float32)
+        f0 = librosa.yin(audio, **common).astype(np.float32)
         # yin gives no voicing: call frames voiced where the A-weighted level is above -60 dB.
         level = a_weighted_loudness(audio, sample_rate=sr, hop=hop)[: f0.shape[0]]
         voiced = level > -60.0

@@ -281,7 +281,7 @@ class NCATrainer:
                 bar.set_postfix(loss=f"{loss:.3f}")
                 if self.state.step % cfg.checkpoint_every == 0:
                     self.save()
-                    self.log(f"nca step {self.state.step}: loss {loss:.4f}")
+                    self.log(f"nca: step {self.state.step}: loss {loss:.4f}")
         bar.close()
         if self.state.step != self._saved_step:
             self.save()

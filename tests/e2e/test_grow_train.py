@@ -111,6 +111,7 @@ def kill_9_and_resume(
     prefix: str,
     checkpoint: str,
     budget_option: str,
+    resume_args: tuple[str, ...] = (),
 ) -> None:
     proc = subprocess.Popen(
         command("--example", "--out", str(run), "--checkpoint-every", "5", *phase_args),
@@ -125,7 +126,9 @@ def kill_9_and_resume(
         proc.wait()
     saved = checkpoint_step(run / checkpoint)
     assert saved >= 10 and saved % 5 == 0
-    done = grow_train("--out", str(run), "--resume", budget_option, str(saved + 5), env=env)
+    done = grow_train(
+        "--out", str(run), "--resume", budget_option, str(saved + 5), *resume_args, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert f"{prefix}resumed from step {saved}" in done.stderr
     assert checkpoint_step(run / checkpoint) == saved + 5
@@ -141,6 +144,7 @@ def test_ddsp_phase_resumes_after_kill_9(tmp_path: Path, feature_cache_env: dict
         prefix="",
         checkpoint="checkpoint.pt",
         budget_option="--steps",
+        resume_args=("--phase", "ddsp"),
     )
     assert json.loads((run / "metrics.json").read_text())["steps"] >= 15
 
@@ -151,7 +155,7 @@ def test_nca_phase_resumes_after_kill_9(tmp_path: Path, feature_cache_env: dict[
         run,
         feature_cache_env,
         phase_args=("--steps", "5", "--nca-steps", "100000"),
-        prefix="nca ",
+        prefix="nca: ",
         checkpoint="nca.pt",
         budget_option="--nca-steps",
     )
@@ -159,8 +163,9 @@ def test_nca_phase_resumes_after_kill_9(tmp_path: Path, feature_cache_env: dict[
     assert nca["steps"] == checkpoint_step(run / "nca.pt")
 
 
-def test_sigint_saves_a_checkpoint_and_exits_130(
-    tmp_path: Path, feature_cache_env: dict[str, str]
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stop_signal_saves_a_checkpoint_and_exits_130(
+    tmp_path: Path, feature_cache_env: dict[str, str], signum: int
 ) -> None:
     run = tmp_path / "run"
     proc = subprocess.Popen(
@@ -171,7 +176,7 @@ def test_sigint_saves_a_checkpoint_and_exits_130(
         text=True,
     )
     wait_for_logged_step(run, proc, 5, timeout=240)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     found = re.search(r"stopped by signal at step (\d+)", stderr)

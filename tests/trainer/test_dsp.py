@@ -9,6 +9,7 @@ from scipy import signal
 
 from trainer.dsp import (
     design_noise_filter,
+    fft_convolve,
     filtered_noise,
     harmonic_synth,
     overlap_add,
@@ -153,3 +154,12 @@ def test_synth_gradients_reach_the_controls() -> None:
     (audio + filtered_noise(mags, torch.rand(1, 5 * HOP), hop=HOP)).pow(2).sum().backward()
     assert amps.grad is not None and amps.grad.abs().sum() > 0
     assert mags.grad is not None and mags.grad.abs().sum() > 0
+
+
+def test_fft_convolve_matches_numpy() -> None:
+    rng = np.random.default_rng(4)
+    audio = rng.standard_normal((2, 1000)).astype(np.float32)
+    ir = rng.standard_normal(300).astype(np.float32)
+    out = fft_convolve(torch.from_numpy(audio), torch.from_numpy(ir)).numpy()
+    for b in range(2):
+        np.testing.assert_allclose(out[b], np.convolve(audio[b], ir)[:1000], atol=1e-4)

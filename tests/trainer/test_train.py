@@ -131,3 +131,17 @@ def test_cuda_request_without_a_gpu_is_named() -> None:
         assert pick_device("auto").type == "cpu"
         with pytest.raises(ParameterError, match="device='cuda' but torch sees no CUDA device"):
             pick_device("cuda")
+
+
+def test_learned_reverb_is_trained() -> None:
+    torch.manual_seed(0)
+    model = DDSPAutoencoder(ModelConfig(reverb_seconds=0.1))
+    assert model.reverb_ir is not None and model.reverb_ir.shape == (2400,)
+    dry = DDSPAutoencoder(ModelConfig())
+    dry.load_state_dict({k: v for k, v in model.state_dict().items() if k != "reverb_ir"})
+    args = (torch.full((1, 30), 220.0), torch.full((1, 30), -30.0), torch.randn(1, 30, 30))
+    wet_audio = model(*args, generator=torch.Generator().manual_seed(0)).audio
+    dry_audio = dry(*args, generator=torch.Generator().manual_seed(0)).audio
+    assert not torch.allclose(wet_audio, dry_audio)
+    wet_audio.pow(2).sum().backward()
+    assert model.reverb_ir.grad is not None and model.reverb_ir.grad[1:].abs().sum() > 0
