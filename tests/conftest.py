@@ -49,3 +49,6 @@ def feature_cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     """Environment for CLI subprocesses: one feature cache for the whole test session."""
     cache = tmp_path_factory.mktemp("xdg-cache")
     return {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONUNBUFFERED": "1"}
+
+
+from tests.export_fixtures import exported  # noqa: E402,F401  (shared by export and realtime tests)

@@ -1,0 +1,132 @@
+"""The artifact contract: one ONNX file, its inputs and outputs, and its metadata JSON.
+
+Read by `realtime/` (which must not import torch or trainer/), so this module imports only the
+standard library. See ../shared/ARCHITECTURE.md, "The artifact".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+METADATA_KEY = "timbre_grower"
+
+INPUT_NAMES = ("f0_hz", "loudness_db", "z", "gru_state", "nca_state", "nca_step", "nca_fire")
+OUTPUT_NAMES = ("harmonic_amps", "noise_mags", "mask", "gru_state_out", "nca_state_out")
+
+
+class ArtifactError(ValueError):
+    """The file is not a Timbre Grower artifact this version can play; the message says why."""
+
+
+@dataclass(frozen=True)
+class ArtifactMetadata:
+    """Everything the engine needs besides the graph (stored as JSON under METADATA_KEY)."""
+
+    format_version: int
+    sample_rate: int  # training rate, Hz (band layout and f0 range refer to it)
+    hop: int  # samples per control frame at the training rate
+    n_harmonics: int  # K
+    n_noise_bands: int  # B, evenly spaced from 0 Hz to the training Nyquist
+    z_dim: int  # Z
+    gru_layers: int  # L
+    gru_hidden: int  # H
+    nca_channels: int  # C
+    nca_fire_rate: float
+    nca_seed_harmonics: int
+    loudness_mean: float  # dB, the decoder's input normalisation
+    loudness_std: float  # dB
+    f0_min_hz: float
+    f0_max_hz: float
+    f0_tracker: str
+    presets: dict[str, list[float]]  # timbre presets: name -> z [Z]
+    nca_seed_state: list[list[float]]  # [C][K]
+    reverb_ir: list[float] | None = None  # at the training rate, or None
+    band_layout: str = "linear"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    package_version: str = ""
+
+    @property
+    def frame_rate(self) -> float:
+        """Control frames per second."""
+        return self.sample_rate / self.hop
+
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {
+            "f0_hz": (1, 1),
+            "loudness_db": (1, 1),
+            "z": (1, self.z_dim),
+            "gru_state": (self.gru_layers, 1, self.gru_hidden),
+            "nca_state": (1, self.nca_channels, self.n_harmonics),
+            "nca_step": (1,),
+            "nca_fire": (1, 1, self.n_harmonics),
+        }
+
+    def output_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {
+            "harmonic_amps": (1, self.n_harmonics),
+            "noise_mags": (1, self.n_noise_bands),
+            "mask": (1, self.n_harmonics),
+            "gru_state_out": (self.gru_layers, 1, self.gru_hidden),
+            "nca_state_out": (1, self.nca_channels, self.n_harmonics),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ArtifactMetadata:
+        """Parse and check; ArtifactError naming the problem otherwise."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ArtifactError(f"metadata '{METADATA_KEY}' is not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ArtifactError(f"metadata '{METADATA_KEY}' must be a JSON object")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ArtifactError(
+                f"artifact format version {version!r} is not supported: this Timbre Grower reads "
+                f"version {FORMAT_VERSION} (re-export the run with a matching grow-export)"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = sorted(required - data.keys())
+        if missing:
+            raise ArtifactError(f"metadata lacks {', '.join(missing)}")
+        meta = cls(**{k: v for k, v in data.items() if k in names})
+        meta.check()
+        return meta
+
+    def check(self) -> None:
+        """Internal consistency of the sizes; ArtifactError naming the first problem."""
+        sizes = (
+            "sample_rate",
+            "hop",
+            "n_harmonics",
+            "n_noise_bands",
+            "z_dim",
+            "gru_layers",
+            "gru_hidden",
+            "nca_channels",
+            "nca_seed_harmonics",
+        )
+        for name in sizes:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ArtifactError(f"metadata {name}={value!r} must be a positive integer")
+        for name, z in self.presets.items():
+            if len(z) != self.z_dim:
+                raise ArtifactError(f"preset {name!r} has {len(z)} values, z_dim is {self.z_dim}")
+        if not self.presets:
+            raise ArtifactError("metadata holds no timbre presets")
+        rows = self.nca_seed_state
+        if len(rows) != self.nca_channels or any(len(r) != self.n_harmonics for r in rows):
+            raise ArtifactError(f"nca_seed_state must be [{self.nca_channels}][{self.n_harmonics}]")

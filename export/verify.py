@@ -1,0 +1,80 @@
+"""Verify an exported artifact: torch and onnxruntime side by side over many frames, state carried
+in each, NCA steps interleaved. Also times per-frame inference for the model card."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.contract import OUTPUT_NAMES, ArtifactMetadata
+from export.onnx_export import random_controls
+from export.step_graph import StepGraph
+
+TOLERANCE = 1e-4  # max |onnx - torch| / max |torch|, per output, over all frames
+
+
+def ort_session(path: Path):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def compare(
+    graph: StepGraph, path: Path, meta: ArtifactMetadata, *, n_frames: int = 600, seed: int = 0
+) -> dict[str, float]:
+    """Largest relative difference per output between torch and onnxruntime over `n_frames`."""
+    session = ort_session(path)
+    controls = random_controls(meta, n_frames, seed=seed)
+    z = np.asarray([next(iter(meta.presets.values()))], dtype=np.float32)
+    gru = np.zeros((meta.gru_layers, 1, meta.gru_hidden), np.float32)
+    nca = np.asarray([meta.nca_seed_state], dtype=np.float32)
+    state_t = {"gru": torch.from_numpy(gru), "nca": torch.from_numpy(nca)}
+    state_o = {"gru": gru, "nca": nca}
+    worst = dict.fromkeys(OUTPUT_NAMES, 0.0)
+    for t in range(n_frames):
+        frame = {k: v[t] for k, v in controls.items()}
+        with torch.no_grad():
+            out_t = graph(
+                torch.from_numpy(frame["f0_hz"]),
+                torch.from_numpy(frame["loudness_db"]),
+                torch.from_numpy(z),
+                state_t["gru"],
+                state_t["nca"],
+                torch.from_numpy(frame["nca_step"]),
+                torch.from_numpy(frame["nca_fire"]),
+            )
+        out_o = session.run(
+            None, {**frame, "z": z, "gru_state": state_o["gru"], "nca_state": state_o["nca"]}
+        )
+        for name, a, b in zip(OUTPUT_NAMES, out_t, out_o, strict=True):
+            a_np = a.numpy()
+            scale = max(float(np.abs(a_np).max()), 1e-6)
+            worst[name] = max(worst[name], float(np.abs(a_np - b).max()) / scale)
+        state_t = {"gru": out_t[3], "nca": out_t[4]}
+        state_o = {"gru": out_o[3], "nca": out_o[4]}
+    return worst
+
+
+def time_per_frame(path: Path, meta: ArtifactMetadata, *, n_frames: int = 500) -> float:
+    """Median seconds per onnxruntime call (one thread), state carried."""
+    session = ort_session(path)
+    controls = random_controls(meta, n_frames, seed=1)
+    feeds = {
+        "z": np.asarray([next(iter(meta.presets.values()))], dtype=np.float32),
+        "gru_state": np.zeros((meta.gru_layers, 1, meta.gru_hidden), np.float32),
+        "nca_state": np.asarray([meta.nca_seed_state], dtype=np.float32),
+    }
+    times = []
+    for t in range(n_frames):
+        start = time.perf_counter()
+        out = session.run(None, {**feeds, **{k: v[t] for k, v in controls.items()}})
+        times.append(time.perf_counter() - start)
+        feeds["gru_state"], feeds["nca_state"] = out[3], out[4]
+    return float(np.median(times))

@@ -1,0 +1,79 @@
+"""Load an artifact for playing: an onnxruntime session plus its checked metadata.
+
+Every check happens here, before any audio device is opened: the file exists, is ONNX, carries
+Timbre Grower metadata of a known version, and its graph has the contract's inputs and outputs
+with the shapes the metadata implies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from export.contract import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, ArtifactError, ArtifactMetadata
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+@dataclass
+class LoadedModel:
+    session: Any  # onnxruntime.InferenceSession
+    meta: ArtifactMetadata
+    path: Path
+
+
+def _check_io(session: Any, meta: ArtifactMetadata, path: Path) -> None:
+    for kind, nodes, names, shapes in (
+        ("input", session.get_inputs(), INPUT_NAMES, meta.input_shapes()),
+        ("output", session.get_outputs(), OUTPUT_NAMES, meta.output_shapes()),
+    ):
+        found = {node.name: node for node in nodes}
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise ArtifactError(f"{path}: graph lacks {kind}s {', '.join(missing)}")
+        for name in names:
+            declared = tuple(found[name].shape)
+            if all(isinstance(d, int) for d in declared) and declared != shapes[name]:
+                raise ArtifactError(
+                    f"{path}: {kind} {name} has shape {list(declared)}, the metadata implies "
+                    f"{list(shapes[name])}"
+                )
+
+
+def load_model(path: str | Path, *, provider: str = "cpu") -> LoadedModel:
+    """Open `path` with onnxruntime (one intra-op thread, sequential). ArtifactError if unusable."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if provider not in PROVIDERS:
+        raise ArtifactError(f"provider={provider!r} must be one of {', '.join(PROVIDERS)}")
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such model file")
+    if PROVIDERS[provider] not in ort.get_available_providers():
+        raise ArtifactError(
+            f"provider {provider!r} is not available in this onnxruntime "
+            f"({', '.join(ort.get_available_providers())}); install onnxruntime-gpu for cuda"
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), options, providers=[PROVIDERS[provider]])
+    except Exception as err:  # onnxruntime raises its own exception types for bad files
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ArtifactError(f"{path}: not a loadable ONNX model ({first_line})") from None
+    props = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in props:
+        raise ArtifactError(
+            f"{path}: an ONNX model, but not a Timbre Grower artifact (no '{METADATA_KEY}' "
+            "metadata); export one with grow-export"
+        )
+    try:
+        meta = ArtifactMetadata.from_json(props[METADATA_KEY])
+    except ArtifactError as err:
+        raise ArtifactError(f"{path}: {err}") from None
+    _check_io(session, meta, path)
+    return LoadedModel(session=session, meta=meta, path=path)

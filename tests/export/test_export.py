@@ -1,0 +1,114 @@
+"""Export: torch vs onnxruntime over long sequences, metadata, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+
+from export.contract import FORMAT_VERSION, METADATA_KEY, ArtifactError, ArtifactMetadata
+from export.onnx_export import build_metadata, load_run
+from export.step_graph import StepGraph
+from export.verify import TOLERANCE, compare
+from tests.export_fixtures import make_run
+from trainer.run_dir import RunDir
+
+BIN = Path(sys.executable).parent
+
+
+def test_torch_and_onnxruntime_agree_over_long_sequences(exported: tuple[RunDir, Path]) -> None:
+    run, path = exported
+    ddsp, nca, config = load_run(run)
+    meta = build_metadata(run, ddsp, nca, config)
+    worst = compare(StepGraph(ddsp, nca), path, meta, n_frames=800, seed=3)
+    assert max(worst.values()) < TOLERANCE, worst
+
+
+def test_the_artifact_is_one_file_with_the_metadata(exported: tuple[RunDir, Path]) -> None:
+    _, path = exported
+    model = onnx.load(str(path))
+    assert not [i for i in model.graph.initializer if i.data_location == onnx.TensorProto.EXTERNAL]
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = ArtifactMetadata.from_json(props[METADATA_KEY])
+    assert meta.format_version == FORMAT_VERSION
+    assert (meta.n_harmonics, meta.n_noise_bands, meta.z_dim) == (64, 64, 16)
+    assert (meta.gru_layers, meta.gru_hidden, meta.nca_channels) == (1, 192, 16)
+    assert meta.frame_rate == 100.0
+    assert set(meta.presets) == {"flute", "breathy"}
+    assert meta.nca_seed_state[0][:2] == [1.0, 0.0]
+    assert meta.provenance["files"] == ["flute.wav"]
+
+
+def test_metadata_errors_name_the_problem() -> None:
+    good = json.loads(_valid_metadata().to_json())
+    with pytest.raises(ArtifactError, match="format version 99 is not supported"):
+        ArtifactMetadata.from_json(json.dumps({**good, "format_version": 99}))
+    with pytest.raises(ArtifactError, match="metadata lacks hop, z_dim"):
+        ArtifactMetadata.from_json(
+            json.dumps({k: v for k, v in good.items() if k not in ("hop", "z_dim")})
+        )
+    with pytest.raises(ArtifactError, match="preset 'x' has 3 values, z_dim is 16"):
+        ArtifactMetadata.from_json(json.dumps({**good, "presets": {"x": [0, 1, 2]}}))
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        ArtifactMetadata.from_json("{nope")
+
+
+def _valid_metadata() -> ArtifactMetadata:
+    return ArtifactMetadata(
+        format_version=FORMAT_VERSION,
+        sample_rate=24000,
+        hop=240,
+        n_harmonics=64,
+        n_noise_bands=64,
+        z_dim=16,
+        gru_layers=1,
+        gru_hidden=192,
+        nca_channels=16,
+        nca_fire_rate=0.5,
+        nca_seed_harmonics=1,
+        loudness_mean=-30.0,
+        loudness_std=10.0,
+        f0_min_hz=50.0,
+        f0_max_hz=2000.0,
+        f0_tracker="pyin",
+        presets={"a": [0.0] * 16},
+        nca_seed_state=[[0.0] * 64 for _ in range(16)],
+    )
+
+
+@pytest.mark.slow
+def test_grow_export_cli(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", seed=1)
+    out = tmp_path / "model.onnx"
+    done = subprocess.run(
+        [str(BIN / "grow-export"), str(run.root), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "model card" in done.stdout and "presets: breathy, flute" in done.stdout
+    assert "worst relative difference" in done.stdout and "us per frame" in done.stdout
+    assert out.stat().st_size > 100_000
+    assert not list(tmp_path.glob(".*"))  # no temporary left behind
+    again = subprocess.run(
+        [str(BIN / "grow-export"), str(run.root), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 2 and "exists; pass --force" in again.stderr
+    (run.nca_checkpoint).unlink()
+    no_nca = subprocess.run(
+        [str(BIN / "grow-export"), str(run.root), "--out", str(tmp_path / "x.onnx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert no_nca.returncode == 2
+    assert "no nca.pt; train the nca phase first" in no_nca.stderr
+    assert "Traceback" not in no_nca.stderr

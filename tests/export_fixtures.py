@@ -1,0 +1,72 @@
+"""A small run directory with untrained-but-random weights, for export and loader tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.atomic import write_json
+from trainer.checkpoint import save_checkpoint
+from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
+from trainer.models.nca import HarmonicNCA, NCAConfig
+from trainer.run_dir import RunDir
+
+
+def make_run(root: Path, *, seed: int = 0) -> RunDir:
+    """Write config.json, checkpoint.pt, nca.pt and presets.json as grow-train would."""
+    torch.manual_seed(seed)
+    run = RunDir(root)
+    model_config = ModelConfig(preset="tiny", loudness_mean=-30.0, loudness_std=10.0)
+    nca_config = NCAConfig()
+    ddsp = DDSPAutoencoder(model_config)
+    nca = HarmonicNCA(nca_config)
+    with torch.no_grad():  # a rule that really changes the state, unlike the zero start
+        for p in nca.rule.parameters():
+            p.normal_(0, 0.1)
+    features = {
+        "sample_rate": 24000,
+        "hop": 240,
+        "f0_tracker": "pyin",
+        "f0_min_hz": 50.0,
+        "f0_max_hz": 2000.0,
+        "n_mfcc": 30,
+        "loudness_floor_db": -100.0,
+    }
+    write_json(
+        run.config,
+        {
+            "version": "0.1.0",
+            "files": ["/data/flute.wav"],
+            "features": features,
+            "model": model_config.to_dict(),
+            "train": {},
+            "nca": nca_config.to_dict(),
+            "nca_train": {},
+        },
+    )
+    save_checkpoint(run.checkpoint, {"model": ddsp.state_dict()})
+    save_checkpoint(run.nca_checkpoint, {"nca": nca.state_dict()})
+    write_json(
+        run.presets, {"flute": torch.randn(16).tolist(), "breathy": torch.randn(16).tolist()}
+    )
+    write_json(run.metrics, {"steps": 10, "validation": {}})
+    return run
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, Path]:
+    """A run and its exported artifact (exported once per test session)."""
+    from export.onnx_export import build_metadata, export_onnx, load_run
+    from export.step_graph import StepGraph
+
+    root = tmp_path_factory.mktemp("export")
+    run = make_run(root / "run")
+    ddsp, nca, config = load_run(run)
+    meta = build_metadata(run, ddsp, nca, config)
+    path = root / "m.onnx"
+    export_onnx(StepGraph(ddsp, nca), meta, path)
+    assert json.loads(meta.to_json())["presets"].keys() == {"flute", "breathy"}
+    return run, path
