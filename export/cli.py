@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from export.contract import ArtifactMetadata
-from trainer.errors import GrowError, TrainingError
+from export.errors import GrowError, TrainingError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from export.errors import GrowError
+
 FORMAT_VERSION = 1
 METADATA_KEY = "timbre_grower"
 
@@ -18,7 +20,7 @@ INPUT_NAMES = ("f0_hz", "loudness_db", "z", "gru_state", "nca_state", "nca_step"
 OUTPUT_NAMES = ("harmonic_amps", "noise_mags", "mask", "gru_state_out", "nca_state_out")
 
 
-class ArtifactError(ValueError):
+class ArtifactError(GrowError, ValueError):
     """The file is not a Timbre Grower artifact this version can play; the message says why."""
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from export.atomic import atomic_path
 from export.contract import (
     FORMAT_VERSION,
     INPUT_NAMES,
@@ -16,11 +17,10 @@ from export.contract import (
     OUTPUT_NAMES,
     ArtifactMetadata,
 )
+from export.errors import TrainingError
 from export.step_graph import StepGraph
 from trainer import __version__
-from trainer.atomic import atomic_path
 from trainer.checkpoint import load_checkpoint
-from trainer.errors import TrainingError
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.nca import HarmonicNCA, NCAConfig
 from trainer.run_dir import RunDir

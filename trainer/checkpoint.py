@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from trainer.atomic import atomic_path
-from trainer.errors import TrainingError
+from export.atomic import atomic_path
+from export.errors import TrainingError
 
 CHECKPOINT_FORMAT = 1
 

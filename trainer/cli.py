@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainer.errors import GrowError, ParameterError, TrainingError
+from export.errors import GrowError, ParameterError, TrainingError
 from trainer.features import F0_TRACKERS
 from trainer.models.presets import PRESETS
 
@@ -221,8 +221,8 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
     """Check the run directory, load features (with the cache), build the dataset, store config."""
     import torch
 
+    from export.atomic import remove_stale_temporaries, write_json
     from trainer import __version__
-    from trainer.atomic import remove_stale_temporaries, write_json
     from trainer.dataset import SegmentDataset
     from trainer.feature_cache import default_cache_dir, load_all_features
     from trainer.models.ddsp import ModelConfig
@@ -400,7 +400,7 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
     """Train the harmonic NCA on the frozen DDSP model; write its report."""
     import torch
 
-    from trainer.atomic import write_json
+    from export.atomic import write_json
     from trainer.checkpoint import load_checkpoint
     from trainer.models.ddsp import count_parameters
     from trainer.models.nca import HarmonicNCA, NCAConfig

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.errors import AudioFileError, ParameterError
+from export.errors import AudioFileError, ParameterError
 from trainer.features import Features
 
 

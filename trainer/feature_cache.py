@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.atomic import atomic_path
+from export.atomic import atomic_path
+from export.errors import AudioFileError
 from trainer.audio import load_audio
-from trainer.errors import AudioFileError
 from trainer.features import FeatureConfig, Features, compute_features
 
 CACHE_FORMAT = 1

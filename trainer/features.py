@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.errors import AudioFileError, ParameterError
+from export.errors import AudioFileError, ParameterError
 
 F0_TRACKERS = ("pyin", "yin", "crepe")
 

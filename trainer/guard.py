@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from trainer.errors import TrainingError
+from export.errors import TrainingError
 
 
 class NonFiniteGuard:

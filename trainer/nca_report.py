@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.atomic import write_json
+from export.atomic import write_json
+from export.growth import FIXED_STRATEGIES, stage_mask
 from trainer.dataset import SegmentDataset
 from trainer.features import Features
-from trainer.growth import FIXED_STRATEGIES, stage_mask
 from trainer.metrics import spectral_distance
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.nca import HarmonicNCA

@@ -9,7 +9,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from trainer.atomic import atomic_path, write_json
+from export.atomic import atomic_path, write_json
 from trainer.dataset import SegmentDataset
 from trainer.features import FeatureConfig, Features
 from trainer.metrics import reconstruction_metrics

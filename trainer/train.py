@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from export.atomic import remove_stale_temporaries
+from export.errors import ParameterError
 from trainer import __version__
-from trainer.atomic import remove_stale_temporaries
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.dataset import Batch, SegmentDataset
 from trainer.distributed import DistInfo, any_rank
-from trainer.errors import ParameterError
 from trainer.guard import NonFiniteGuard
 from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder

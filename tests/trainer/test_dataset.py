@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from export.errors import AudioFileError
 from trainer.dataset import SegmentDataset
-from trainer.errors import AudioFileError
 from trainer.features import Features
 
 HOP = 10

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from export.errors import AudioFileError, ParameterError
 from tests.conftest import harmonic_tone
-from trainer.errors import AudioFileError, ParameterError
 from trainer.feature_cache import cache_key, load_features
 from trainer.features import FeatureConfig, a_weighted_loudness, compute_features, fill_unvoiced
 

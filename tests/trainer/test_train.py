@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from export.errors import TrainingError
 from tests.conftest import harmonic_tone
 from trainer.checkpoint import load_checkpoint
 from trainer.dataset import SegmentDataset
 from trainer.distributed import DistInfo
-from trainer.errors import TrainingError
 from trainer.features import FeatureConfig, compute_features
 from trainer.guard import NonFiniteGuard
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
@@ -122,8 +122,8 @@ def test_mixed_precision_path_keeps_the_synth_in_float32() -> None:
 
 
 def test_cuda_request_without_a_gpu_is_named() -> None:
+    from export.errors import ParameterError
     from trainer.distributed import pick_device
-    from trainer.errors import ParameterError
 
     if torch.cuda.is_available():
         assert pick_device("cuda").type == "cuda"

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from export.errors import ParameterError
 from trainer.controls import Controls, get_controls, scale_f0, scale_loudness
 from trainer.dsp import fft_convolve, filtered_noise, harmonic_synth
-from trainer.errors import ParameterError
 from trainer.models.decoder import Decoder
 from trainer.models.encoder import MfccEncoder
 from trainer.models.presets import decoder_size

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.errors import ParameterError
+from export.errors import ParameterError
 from trainer.nca import draw_fire, nca_step, seed_state
 
 

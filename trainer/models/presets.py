@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainer.errors import ParameterError
+from export.errors import ParameterError
 
 
 @dataclass(frozen=True)

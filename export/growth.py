@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.errors import ParameterError
+from export.errors import ParameterError
 
 STRATEGIES = ("nca", "linear", "exponential", "fibonacci")
 FIXED_STRATEGIES = STRATEGIES[1:]

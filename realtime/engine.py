@@ -1,0 +1,245 @@
+"""The engine: `Engine.process(n) -> float32 block`, the only synthesis path.
+
+Control frames sit on a fixed grid of the model's frame rate, independent of block boundaries:
+segment t (output samples from frame t to frame t + 1) is synthesized whole when playback reaches
+it, from the controls of frames t and t + 1, and `process` copies out of it. Noise is drawn per
+frame from a counter-based generator. So the output is identical whatever the block size.
+
+Parameters are read once per control frame (when frame t + 1 is computed at the start of segment
+t): a change is heard one control frame later, which is the engine's own latency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from export.contract import ArtifactMetadata
+from export.errors import ParameterError
+from realtime.model import LoadedModel
+from realtime.params import ParameterStore, Smoother
+from realtime.synth import frame_noise, frame_position, harmonic_segment, noise_filter
+from realtime.voice import FrameControls, Voice
+
+SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
+
+
+class Engine:
+    """One voice of a loaded model at `sample_rate` (the output device's rate)."""
+
+    def __init__(
+        self, model: LoadedModel, *, sample_rate: int = 48000, seed: int = 0, trace: bool = False
+    ) -> None:
+        meta = model.meta
+        if sample_rate not in SUPPORTED_RATES:
+            raise ParameterError(
+                f"sample_rate={sample_rate} must be one of {', '.join(map(str, SUPPORTED_RATES))}"
+            )
+        self.model = model
+        self.meta: ArtifactMetadata = meta
+        self.sample_rate = sample_rate
+        self.seed = seed
+        self.frame_rate = meta.frame_rate
+        self.params = ParameterStore()
+        self.smoother = Smoother(self.params, frame_rate=self.frame_rate)
+        self.commands: deque[tuple[str, Any]] = deque()
+        self.presets = {name: np.asarray([z], np.float32) for name, z in meta.presets.items()}
+        self.preset_names = list(self.presets)
+        self.voice = Voice.fresh(meta, self.presets[self.preset_names[0]])
+        self.noise_delay = round((meta.n_noise_bands - 1) * sample_rate / meta.sample_rate)
+        self._ones_state = np.ones_like(self.voice.nca_state)
+        self._segment = np.zeros(0, np.float32)
+        self._read = 0
+        self.position = 0  # output samples produced so far
+        self.errors = 0
+        self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
+        self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
+        self.voice.current = self._compute_frame(0)
+        self._add_noise(self.voice.current, frame=0, offset=-self.noise_delay)
+
+    # -- geometry --------------------------------------------------------------------------------
+    def position_of(self, frame: int) -> int:
+        return frame_position(
+            frame, out_rate=self.sample_rate, train_rate=self.meta.sample_rate, hop=self.meta.hop
+        )
+
+    def hop_max(self) -> int:
+        return -(-self.meta.hop * self.sample_rate // self.meta.sample_rate)
+
+    @property
+    def latency_samples(self) -> int:
+        """Control-to-sound latency of the engine itself: one control frame (the lookahead that
+        the per-sample interpolation and the linear-phase noise filter need)."""
+        return self.hop_max()
+
+    # -- commands (events that are not continuous parameters) --------------------------------------
+    def note_on(self, note: float, velocity: float = 1.0) -> None:
+        if not (math.isfinite(note) and math.isfinite(velocity)):
+            raise ParameterError(f"note={note}, velocity={velocity} must be finite")
+        self.params.set("pitch_hz", 440.0 * 2 ** ((note - 69.0) / 12.0))
+        self.params.set("velocity", velocity)
+        self.commands.append(("gate_on", None))
+
+    def note_off(self) -> None:
+        self.commands.append(("gate_off", None))
+
+    def select_timbre(self, name: str) -> None:
+        if name not in self.presets:
+            raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
+        self.commands.append(("timbre", self.presets[name]))
+
+    def morph_timbre(self, a: str, b: str, x: float) -> None:
+        for name in (a, b):
+            if name not in self.presets:
+                raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
+        x = min(max(float(x), 0.0), 1.0)
+        self.commands.append(("timbre", (1 - x) * self.presets[a] + x * self.presets[b]))
+
+    def nca_reset(self) -> None:
+        self.commands.append(("nca_reset", None))
+
+    def nca_step(self, n: int) -> None:
+        self.commands.append(("nca_step", max(0, min(int(n), 10_000))))
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        """Write a mask [K] in [0, 1] straight into the NCA's mask channel (for the fixed growth
+        strategies; set nca_rate to 0 so that the NCA does not change it)."""
+        self.commands.append(("set_mask", np.clip(np.asarray(mask, np.float32), 0.0, 1.0)))
+
+    def nca_perturb(self, fraction: float) -> None:
+        self.commands.append(("nca_perturb", min(max(float(fraction), 0.0), 1.0)))
+
+    def _apply_commands(self, frame: int) -> None:
+        voice = self.voice
+        while self.commands:
+            kind, value = self.commands.popleft()
+            if kind == "gate_on":
+                if voice.envelope.level == 0.0:
+                    self.smoother.jump("pitch_hz")  # a new note after silence starts on pitch
+                voice.envelope.gate_on()
+            elif kind == "gate_off":
+                voice.envelope.gate_off()
+            elif kind == "timbre":
+                voice.z_target = np.asarray(value, np.float32)
+            elif kind == "nca_reset":
+                voice.nca_state = np.asarray([self.meta.nca_seed_state], np.float32)
+                voice.nca_step_count = 0
+            elif kind == "set_mask":
+                voice.nca_state = voice.nca_state.copy()
+                voice.nca_state[0, 0, :] = value
+            elif kind == "nca_step":
+                voice.nca_pending += value
+            elif kind == "nca_perturb":
+                rng = np.random.Generator(np.random.Philox(key=self.seed + 2, counter=frame))
+                seed_cells = self.meta.nca_seed_harmonics
+                hit = rng.random(self.meta.n_harmonics) < value
+                hit[:seed_cells] = False
+                voice.nca_state = voice.nca_state * ~hit[None, None, :]
+
+    # -- one control frame ------------------------------------------------------------------------
+    def _compute_frame(self, frame: int) -> FrameControls:
+        """Read parameters and commands, step smoothing, envelope and NCA clock, run the graph."""
+        voice, meta = self.voice, self.meta
+        self._apply_commands(frame)
+        self.smoother.step()
+        get = self.smoother.value
+        level = voice.envelope.step(1.0 / self.frame_rate) * get("velocity")
+        voice.z += 0.2 * (voice.z_target - voice.z)
+        f0 = get("pitch_hz") * 2 ** (get("bend_semitones") / 12.0)
+        f0 = min(max(f0, meta.f0_min_hz), meta.f0_max_hz)
+        loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
+        loud = max(loud, -100.0)
+        rate = min(get("nca_rate"), self.frame_rate)
+        voice.nca_clock += rate / self.frame_rate
+        step = voice.nca_pending > 0 or voice.nca_clock >= 1.0
+        if step:
+            if voice.nca_pending > 0:
+                voice.nca_pending -= 1
+            else:
+                voice.nca_clock -= 1.0
+            voice.nca_step_count += 1
+        fire_rng = np.random.Generator(np.random.Philox(key=self.seed + 1, counter=frame))
+        fire = (fire_rng.random((1, 1, meta.n_harmonics)) < meta.nca_fire_rate).astype(np.float32)
+        feeds = {
+            "f0_hz": np.array([[f0]], np.float32),
+            "loudness_db": np.array([[loud]], np.float32),
+            "z": voice.z,
+            "gru_state": voice.gru_state,
+            "nca_state": voice.nca_state,
+            "nca_step": np.array([1.0 if step else 0.0], np.float32),
+            "nca_fire": fire,
+        }
+        amps, mags, mask, gru_out, nca_out = self.model.session.run(None, feeds)
+        blend = get("mask_blend")
+        if blend < 1.0:  # the unmasked timbre: same frame with an all-ones mask, state discarded
+            plain = self.model.session.run(
+                ["harmonic_amps"],
+                {**feeds, "nca_state": self._ones_state, "nca_step": np.zeros(1, np.float32)},
+            )[0]
+            amps = blend * amps + (1.0 - blend) * plain
+        voice.gru_state, voice.nca_state, voice.mask = gru_out, nca_out, mask
+        gain = 10.0 ** (get("gain_db") / 20.0) * level
+        noise_mags = mags[0].astype(np.float64) * gain * 10.0 ** (get("noise_db") / 20.0)
+        controls = FrameControls(
+            f0_hz=f0,
+            harmonic_amps=(amps[0] * gain).astype(np.float32),
+            noise_mags=noise_mags,
+            noise_fir=noise_filter(
+                noise_mags, out_rate=self.sample_rate, train_rate=meta.sample_rate
+            ),
+        )
+        if self.trace is not None:
+            self.trace.append(controls)
+        return controls
+
+    # -- one segment ------------------------------------------------------------------------------
+    def _add_noise(self, controls: FrameControls, *, frame: int, offset: int) -> None:
+        """Overlap-add frame `frame`'s filtered noise into the accumulator (sample 0 of the
+        accumulator = first sample of the current segment); `offset` = where its first output
+        sample lands, the filter's delay already taken off."""
+        n = self.position_of(frame + 1) - self.position_of(frame)
+        white = frame_noise(self.seed, frame, n).astype(np.float64)
+        shaped = np.convolve(white, controls.noise_fir)  # [n + 2D]
+        start = max(0, -offset)
+        acc = self.voice.noise_acc
+        acc[offset + start : offset + shaped.shape[0]] += shaped[start:]
+
+    def _next_segment(self) -> None:
+        voice = self.voice
+        t = voice.frame
+        n = self.position_of(t + 1) - self.position_of(t)
+        upcoming = self._compute_frame(t + 1)
+        self._add_noise(upcoming, frame=t + 1, offset=n - self.noise_delay)
+        harmonic, voice.phase = harmonic_segment(
+            voice.current.f0_hz,
+            upcoming.f0_hz,
+            voice.current.harmonic_amps,
+            upcoming.harmonic_amps,
+            n,
+            sample_rate=self.sample_rate,
+            phase=voice.phase,
+        )
+        acc = voice.noise_acc
+        self._segment = (harmonic + acc[:n]).astype(np.float32)
+        acc[:-n] = acc[n:]
+        acc[-n:] = 0.0
+        voice.current = upcoming
+        voice.frame = t + 1
+        self._read = 0
+
+    def process(self, n: int) -> np.ndarray:
+        """The next `n` output samples: float32 [n]."""
+        out = np.empty(n, np.float32)
+        written = 0
+        while written < n:
+            if self._read >= self._segment.shape[0]:
+                self._next_segment()
+            take = min(n - written, self._segment.shape[0] - self._read)
+            out[written : written + take] = self._segment[self._read : self._read + take]
+            self._read += take
+            written += take
+        self.position += n
+        return out

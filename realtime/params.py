@@ -1,0 +1,88 @@
+"""The typed parameter store: every continuous control with its unit, range, default and
+smoothing time. OSC handlers (and renders) write here; the engine reads once per control frame.
+
+A write validates and clamps; it never blocks. A float assignment into a preallocated numpy array
+is atomic under the GIL, so a writer thread and the audio thread need no lock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from export.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    unit: str
+    low: float
+    high: float
+    default: float
+    smoothing_s: float  # one-pole time constant of the engine's smoothing (0 = none)
+    doc: str
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("pitch_hz", "Hz", 20.0, 4000.0, 220.0, 0.01, "absolute pitch of the note"),
+    ParamSpec("bend_semitones", "st", -24.0, 24.0, 0.0, 0.01, "pitch bend added to the pitch"),
+    ParamSpec("loudness_db", "dB", -80.0, 0.0, -20.0, 0.02, "loudness fed to the decoder"),
+    ParamSpec("velocity", "0..1", 0.0, 1.0, 1.0, 0.0, "note velocity (scales the envelope)"),
+    ParamSpec("gain_db", "dB", -60.0, 12.0, 0.0, 0.05, "master output gain"),
+    ParamSpec("noise_db", "dB", -60.0, 12.0, 0.0, 0.05, "gain of the noise branch"),
+    ParamSpec("mask_blend", "0..1", 0.0, 1.0, 1.0, 0.05, "0 = full learned timbre, 1 = NCA mask"),
+    ParamSpec("nca_rate", "steps/s", 0.0, 100.0, 8.0, 0.0, "NCA growth speed; 0 freezes"),
+)
+SPECS = {spec.name: spec for spec in PARAMS}
+
+
+class ParameterStore:
+    """Current target value of every parameter, in a preallocated float64 array."""
+
+    def __init__(self) -> None:
+        self.values = np.array([spec.default for spec in PARAMS], dtype=np.float64)
+        self.index = {spec.name: i for i, spec in enumerate(PARAMS)}
+        self.clamped = 0  # writes that were out of range and clamped
+
+    def set(self, name: str, value: float) -> float:
+        """Validate, clamp into range, store; returns the stored value."""
+        if name not in self.index:
+            raise ParameterError(f"unknown parameter {name!r}")
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ParameterError(f"{name}={value!r} must be a finite number")
+        spec = SPECS[name]
+        stored = min(max(float(value), spec.low), spec.high)
+        if stored != value:
+            self.clamped += 1
+        self.values[self.index[name]] = stored
+        return stored
+
+    def get(self, name: str) -> float:
+        return float(self.values[self.index[name]])
+
+
+class Smoother:
+    """One-pole smoothing of every parameter, stepped once per control frame."""
+
+    def __init__(self, store: ParameterStore, *, frame_rate: float) -> None:
+        self.store = store
+        self.state = store.values.copy()
+        taus = np.array([spec.smoothing_s for spec in PARAMS])
+        per_frame = np.exp(-1.0 / (np.maximum(taus, 1e-9) * frame_rate))
+        self.coeff = np.where(taus > 0, 1.0 - per_frame, 1.0)
+
+    def step(self) -> np.ndarray:
+        """Move every value towards its target; returns the smoothed values (do not keep)."""
+        self.state += self.coeff * (self.store.values - self.state)
+        return self.state
+
+    def value(self, name: str) -> float:
+        return float(self.state[self.store.index[name]])
+
+    def jump(self, name: str) -> None:
+        """Skip the smoothing of one parameter (e.g. the pitch of a new note after silence)."""
+        i = self.store.index[name]
+        self.state[i] = self.store.values[i]

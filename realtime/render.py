@@ -1,0 +1,89 @@
+"""Offline rendering: drive Engine.process in a loop, applying timed events at exact samples.
+
+The same engine as the live player, so a render is what `grow-live` would have played for the
+same controls, whatever the block size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from export.errors import ParameterError
+from export.growth import STRATEGIES, stage_mask
+from realtime.engine import Engine
+from realtime.score import Event, apply_event
+
+
+def render(
+    engine: Engine,
+    events: Sequence[Event],
+    seconds: float,
+    *,
+    blocksize: int = 512,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Render `seconds` of audio; each event is applied just before the sample it falls on.
+
+    Returns float32 [n]. Blocks are split at event times so that the result does not depend on
+    `blocksize`.
+    """
+    if blocksize < 1:
+        raise ParameterError(f"blocksize={blocksize} must be a positive number of samples")
+    total = round(seconds * engine.sample_rate)
+    out = np.empty(total, np.float32)
+    queue = sorted(events, key=Event.sort_key)
+    pos, i = 0, 0
+    while pos < total:
+        while i < len(queue) and round(queue[i].time_s * engine.sample_rate) <= pos:
+            apply_event(engine, queue[i])
+            i += 1
+        limit = total
+        if i < len(queue):
+            limit = min(limit, max(pos + 1, round(queue[i].time_s * engine.sample_rate)))
+        n = min(blocksize, limit - pos)
+        out[pos : pos + n] = engine.process(n)
+        pos += n
+        if progress is not None:
+            progress(pos, total)
+    return out
+
+
+def grow_events(
+    strategy: str,
+    *,
+    n_harmonics: int,
+    stages: int = 32,
+    stage_s: float = 0.5,
+    gap_s: float = 0.2,
+    note: float = 69.0,
+    velocity: float = 1.0,
+    grow_steps: int = 64,
+    release_s: float = 0.25,
+) -> tuple[list[Event], float]:
+    """The seeds' discrete grower: `stages` held notes, one per growth stage, silence between.
+
+    nca: stage s plays the NCA grown round(s * grow_steps / (stages - 1)) steps from the seed (the
+    steps between stages are taken during the silence). Fixed strategies set the mask directly.
+    Returns (events, total seconds).
+    """
+    if strategy not in STRATEGIES:
+        raise ParameterError(f"--grow {strategy!r} must be one of {', '.join(STRATEGIES)}")
+    if stages < 2 or stage_s <= 0 or gap_s < 0:
+        raise ParameterError("stages must be >= 2, stage duration > 0 and silence >= 0")
+    events = [Event(0.0, 1, "nca_rate", (0.0,)), Event(0.0, 1, "nca_reset", ())]
+    done = 0
+    for s in range(stages):
+        start = s * (stage_s + gap_s)
+        if strategy == "nca":
+            target = round(s * grow_steps / (stages - 1))
+            if target > done:
+                events.append(Event(max(0.0, start - gap_s), 1, "nca_step", (target - done,)))
+                done = target
+        else:
+            mask = stage_mask(strategy, s, stages, n_harmonics)
+            events.append(Event(start, 1, "set_mask", (mask,)))
+        events.append(Event(start, 2, "note_on", (note, velocity)))
+        events.append(Event(start + max(stage_s - release_s, 0.01), 0, "note_off", ()))
+    return events, stages * (stage_s + gap_s)

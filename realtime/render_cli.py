@@ -1,0 +1,113 @@
+"""`grow-render [--model m.onnx] --out out.wav`: the live engine's sound, offline, to WAV.
+
+Modes: `--grow STRATEGY` (the seeds' discrete grower: one held note per growth stage) and
+`--score FILE.json` (a note list). Without `--model` the bundled demo model plays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from export.errors import GrowError, ParameterError
+
+SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
+
+
+def demo_model_path() -> Path:
+    return Path(__file__).parent / "assets" / "demo.onnx"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from export.growth import STRATEGIES
+
+    p = argparse.ArgumentParser(prog="grow-render", description=__doc__.split("\n")[0])
+    p.add_argument("--model", type=Path, help="artifact from grow-export (default: demo model)")
+    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--grow", choices=STRATEGIES, help="render the growth stages")
+    mode.add_argument("--score", type=Path, help="JSON note list to play")
+    grow = p.add_argument_group("--grow")
+    grow.add_argument("--stages", type=int, default=32)
+    grow.add_argument("--stage-seconds", type=float, default=0.5)
+    grow.add_argument("--silence", type=float, default=0.2, help="seconds between stages")
+    grow.add_argument("--note", type=float, default=69.0, help="MIDI note (float = microtonal)")
+    grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps over all stages")
+    p.add_argument("--tail", type=float, default=0.5, help="seconds after the last note")
+    p.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
+    p.add_argument("--timbre", help="timbre preset (default: the first)")
+    p.add_argument("--samplerate", type=int, default=48000)
+    p.add_argument("--blocksize", type=int, default=512)
+    p.add_argument("--format", choices=list(SUBTYPES), default="pcm24")
+    p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
+    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile as sf
+
+    from export.atomic import atomic_path
+    from realtime.engine import Engine
+    from realtime.model import load_model
+    from realtime.render import grow_events, render
+    from realtime.score import Event, parse_json_score
+
+    if args.out.exists() and not args.force:
+        raise ParameterError(f"{args.out} exists; pass --force to overwrite it")
+    if args.out.suffix.lower() != ".wav":
+        raise ParameterError(f"--out {args.out} must end in .wav")
+    model = load_model(args.model or demo_model_path(), provider=args.provider)
+    engine = Engine(model, sample_rate=args.samplerate, seed=args.seed)
+    engine.params.set("loudness_db", args.loudness)
+    if args.timbre is not None:
+        engine.select_timbre(args.timbre)
+    if args.grow:
+        events, seconds = grow_events(
+            args.grow,
+            n_harmonics=model.meta.n_harmonics,
+            stages=args.stages,
+            stage_s=args.stage_seconds,
+            gap_s=args.silence,
+            note=args.note,
+            grow_steps=args.grow_steps,
+        )
+    else:
+        events = parse_json_score(args.score)
+        seconds = max((e.time_s for e in events), default=0.0) + args.tail
+        events = [Event(0.0, 1, "nca_rate", (engine.params.get("nca_rate"),)), *events]
+    progress = None
+    if sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rrendering {100 * done // total:3d}%", end="", file=sys.stderr)
+
+    audio = render(engine, events, seconds, blocksize=args.blocksize, progress=progress)
+    if progress is not None:
+        print(file=sys.stderr)
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    with atomic_path(args.out) as tmp:
+        sf.write(tmp, audio, args.samplerate, subtype=SUBTYPES[args.format], format="WAV")
+    clipped = " (clipped: lower --loudness)" if peak > 1.0 else ""
+    print(
+        f"wrote {args.out}: {audio.shape[0] / args.samplerate:.2f} s at {args.samplerate} Hz, "
+        f"peak {20 * np.log10(max(peak, 1e-9)):.1f} dBFS{clipped}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except GrowError as err:
+        print(f"grow-render: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

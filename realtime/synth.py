@@ -1,0 +1,78 @@
+"""Streaming synthesis in numpy: the engine's half of the signal model (controls -> audio).
+
+Pure functions with explicit state. Control frame t sits at output sample `frame_position(t)`;
+the samples of segment t (from frame t to frame t + 1) interpolate f0 and amplitudes linearly
+between the two frames, as the training synth does. Phase is float64 and wrapped every segment;
+sines are taken in float32. Harmonics at or above the output Nyquist are exactly zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TWO_PI = 2.0 * math.pi
+
+
+def frame_position(frame: int, *, out_rate: int, train_rate: int, hop: int) -> int:
+    """Output sample at which control frame `frame` sits (exact integer arithmetic)."""
+    return (frame * hop * out_rate) // train_rate
+
+
+def harmonic_segment(
+    f0_from: float,
+    f0_to: float,
+    amps_from: np.ndarray,
+    amps_to: np.ndarray,
+    n: int,
+    *,
+    sample_rate: int,
+    phase: float,
+) -> tuple[np.ndarray, float]:
+    """One segment of the harmonic bank.
+
+    f0_from, f0_to: Hz at frames t and t + 1. amps_from, amps_to: [K] linear amplitudes.
+    n: samples in the segment. phase: fundamental phase (rad) at its first sample.
+    Returns (audio [n] float32, phase after the segment, wrapped to [0, 2π)).
+    """
+    ramp = np.arange(n, dtype=np.float64) / n  # [n] position inside the segment
+    f0 = f0_from + ramp * (f0_to - f0_from)  # [n] Hz
+    step = f0 * (TWO_PI / sample_rate)  # [n] rad / sample
+    cumulative = np.cumsum(step)
+    phases = phase + cumulative - step  # [n] rad, phase at each sample
+    k = np.arange(1, amps_from.shape[0] + 1, dtype=np.float64)  # [K]
+    harm_phase = np.mod(phases[:, None] * k, TWO_PI).astype(np.float32)  # [n, K] rad
+    waves = np.sin(harm_phase)  # [n, K] float32
+    waves[f0[:, None] * k >= sample_rate / 2] = 0.0  # silent at or above the output Nyquist
+    a = amps_from.astype(np.float32)
+    b = amps_to.astype(np.float32)
+    r = ramp.astype(np.float32)
+    audio = (waves @ a) * (1 - r) + (waves @ b) * r  # [n]
+    return audio.astype(np.float32), float(np.mod(phase + cumulative[-1], TWO_PI))
+
+
+def noise_filter(magnitudes: np.ndarray, *, out_rate: int, train_rate: int) -> np.ndarray:
+    """Linear-phase, Hann-windowed FIR at the output rate from training-rate band magnitudes.
+
+    magnitudes: [B] linear gains of bands evenly spaced from 0 Hz to the training Nyquist.
+    The FIR keeps the training filter's frequency resolution: at the training rate it is the
+    training synth's filter exactly (length 2B - 1); at other rates its length scales with the
+    rate, and bands above the training Nyquist are zero. Returns [2D + 1] float64 (delay D).
+    """
+    n_bands = magnitudes.shape[0]
+    half = round((n_bands - 1) * out_rate / train_rate)  # D
+    bins = np.arange(half + 1) * (out_rate / 2) / half  # [D + 1] Hz at the output rate
+    band_hz = np.arange(n_bands) * (train_rate / 2) / (n_bands - 1)
+    gains = np.interp(bins, band_hz, magnitudes, right=0.0)
+    zero_phase = np.fft.irfft(gains, n=2 * half)  # [2D]
+    centred = np.roll(zero_phase, half)
+    ir = np.concatenate([centred, centred[:1]])  # [2D + 1], symmetric
+    return ir * np.hanning(2 * half + 1)
+
+
+def frame_noise(seed: int, frame: int, n: int) -> np.ndarray:
+    """White noise uniform in [-1, 1) for one control frame: [n] float32, the same for the same
+    (seed, frame) whatever the block size or the order of calls."""
+    generator = np.random.Generator(np.random.Philox(key=seed, counter=frame))
+    return (generator.random(n, dtype=np.float32) * 2.0 - 1.0).astype(np.float32)
