@@ -53,7 +53,7 @@ def test_output_does_not_depend_on_the_block_size(demo: LoadedModel, blocksize: 
             while events and round(events[0].time_s * 48000) <= done:
                 apply_event(engine, events.pop(0))
             limit = round(events[0].time_s * 48000) if events else total
-            n = int(min(rng.integers(1, 2000), limit - done, total - done)) or 1
+            n = max(1, min(int(rng.integers(1, 2000)), limit - done, total - done))
             parts.append(engine.process(n))
             done += n
         out = np.concatenate(parts)
