@@ -41,7 +41,13 @@ def harmonic_segment(
     step = f0 * (TWO_PI / sample_rate)  # [n] rad / sample
     cumulative = np.cumsum(step)
     phases = phase + cumulative - step  # [n] rad, phase at each sample
-    k = np.arange(1, amps_from.shape[0] + 1, dtype=np.float64)  # [K]
+    # Only harmonics that sound somewhere in the segment: non-zero at either end and below the
+    # output Nyquist for the lower f0 (a growing mask often leaves most of them at zero).
+    sounding = np.flatnonzero((amps_from != 0) | (amps_to != 0))
+    audible = int(np.ceil(sample_rate / 2 / max(min(f0_from, f0_to), 1e-3)))
+    n_harm = min(int(sounding[-1]) + 1 if sounding.size else 0, audible)
+    amps_from, amps_to = amps_from[:n_harm], amps_to[:n_harm]
+    k = np.arange(1, n_harm + 1, dtype=np.float64)  # [K']
     harm_phase = np.mod(phases[:, None] * k, TWO_PI).astype(np.float32)  # [n, K] rad
     waves = np.sin(harm_phase)  # [n, K] float32
     waves[f0[:, None] * k >= sample_rate / 2] = 0.0  # silent at or above the output Nyquist

@@ -1,0 +1,136 @@
+"""Cost of the real-time engine, as x real time on one core (higher is better; 1 = just in time).
+
+For each output rate and block size: `Engine.process` on the demo model, worst case: a held note
+with the mask half blended (so the step graph runs twice per frame, masked and unmasked) and every
+harmonic sounding. Per control frame: the step graph (decoder + NCA step, onnxruntime, one
+thread), the harmonic bank and the filtered noise. Beside them, in the same run, a naive engine:
+torch eager per block (the decoder stepped frame by frame, then the training synth on the block).
+
+    python bench/realtime.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+# This file is called realtime.py: keep its folder off the path so `import realtime` finds the
+# package, not this script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from realtime.engine import Engine  # noqa: E402
+from realtime.model import load_model  # noqa: E402
+from realtime.render_cli import demo_model_path  # noqa: E402
+from realtime.synth import frame_noise, harmonic_segment, noise_filter  # noqa: E402
+from trainer.dsp import filtered_noise, harmonic_synth  # noqa: E402
+from trainer.models.ddsp import DDSPAutoencoder, ModelConfig  # noqa: E402
+
+RATES = (44100, 48000, 96000)
+BLOCKS = (32, 64, 128, 256, 512, 1024)
+
+
+def x_realtime(seconds_of_audio: float, wall: float) -> float:
+    return seconds_of_audio / wall
+
+
+def engine_speed(model, rate: int, block: int, seconds: float) -> float:  # type: ignore[no-untyped-def]
+    engine = Engine(model, sample_rate=rate)
+    engine.params.set("mask_blend", 0.5)
+    engine.note_on(57.0)
+    engine.process(rate // 10)  # warm up
+    n_blocks = int(seconds * rate / block)
+    start = time.perf_counter()
+    for _ in range(n_blocks):
+        engine.process(block)
+    return x_realtime(n_blocks * block / rate, time.perf_counter() - start)
+
+
+def part_costs(model, rate: int, frames: int = 300) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Seconds per control frame of each part."""
+    meta = model.meta
+    engine = Engine(model, sample_rate=rate)
+    engine.note_on(69.0)
+    engine.process(rate // 10)
+    voice, hop = engine.voice, engine.hop_max()
+    feeds = {
+        "f0_hz": np.array([[440.0]], np.float32),
+        "loudness_db": np.array([[-20.0]], np.float32),
+        "z": voice.z,
+        "gru_state": voice.gru_state,
+        "nca_state": voice.nca_state,
+        "nca_step": np.ones(1, np.float32),
+        "nca_fire": np.ones((1, 1, meta.n_harmonics), np.float32),
+    }
+    costs = {}
+    start = time.perf_counter()
+    for _ in range(frames):
+        out = model.session.run(None, feeds)
+    costs["step graph (decoder + NCA)"] = (time.perf_counter() - start) / frames
+    amps = np.full(meta.n_harmonics, 0.01, np.float32)  # every harmonic sounding
+    start = time.perf_counter()
+    phase = 0.0
+    for _ in range(frames):
+        _, phase = harmonic_segment(220.0, 221.0, amps, amps, hop, sample_rate=rate, phase=phase)
+    costs["harmonic bank"] = (time.perf_counter() - start) / frames
+    start = time.perf_counter()
+    for t in range(frames):
+        fir = noise_filter(out[1][0].astype(np.float64), out_rate=rate, train_rate=meta.sample_rate)
+        np.convolve(frame_noise(0, t, hop).astype(np.float64), fir)
+    costs["filtered noise"] = (time.perf_counter() - start) / frames
+    return costs
+
+
+def naive_speed(rate: int, block: int, seconds: float) -> float:
+    """torch eager per block: decoder frame by frame, then the training synth (at 24 kHz)."""
+    model = DDSPAutoencoder(ModelConfig()).eval()
+    hop, train_rate = model.config.hop, model.config.sample_rate
+    frames_per_block = max(1, round(block * train_rate / rate / hop))
+    z = torch.zeros(1, model.config.z_dim)
+    state = None
+    n_blocks = int(seconds * rate / block)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(n_blocks):
+            raws = []
+            for _ in range(frames_per_block):
+                raw, state = model.decode_raw(
+                    torch.full((1, 1), 440.0), torch.full((1, 1), -20.0), z, state=state
+                )
+                raws.append(raw)
+            raw = torch.cat(raws, dim=1)
+            f0 = torch.full((1, frames_per_block), 440.0)
+            controls = model.physical_controls(raw, f0)
+            harmonic_synth(f0, controls.harmonic_amps, sample_rate=train_rate, hop=hop)
+            filtered_noise(controls.noise_mags, torch.rand(1, frames_per_block * hop), hop=hop)
+    return x_realtime(n_blocks * block / rate, time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model = load_model(demo_model_path())
+    print(f"\nEngine.process, x real time on one core ({args.seconds:g} s of audio per cell)")
+    print(f"{'rate':>6} " + " ".join(f"{f'block {b}':>10}" for b in BLOCKS))
+    for rate in RATES:
+        cells = [engine_speed(model, rate, b, args.seconds) for b in BLOCKS]
+        print(f"{rate:>6} " + " ".join(f"{c:10.1f}" for c in cells))
+    print("\nNaive engine (torch eager per block), x real time")
+    print(f"{'rate':>6} " + " ".join(f"{f'block {b}':>10}" for b in BLOCKS))
+    for rate in (48000,):
+        cells = [naive_speed(rate, b, args.seconds) for b in BLOCKS]
+        print(f"{rate:>6} " + " ".join(f"{c:10.1f}" for c in cells))
+    print("\nParts, microseconds per control frame (10 ms of audio)")
+    for rate in RATES:
+        costs = part_costs(model, rate)
+        print(f"{rate:>6} " + ", ".join(f"{k} {v * 1e6:.0f} us" for k, v in costs.items()))
+
+
+if __name__ == "__main__":
+    main()

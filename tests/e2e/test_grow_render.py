@@ -1,0 +1,107 @@
+"""`grow-render` as a user runs it: the console script, the shipped demo model, real WAV files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+BIN = Path(sys.executable).parent
+
+
+def grow_render(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "grow-render"), *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_demo_growth_render(tmp_path: Path) -> None:
+    out = tmp_path / "g.wav"
+    done = grow_render("--grow", "nca", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    audio, rate = sf.read(out)
+    assert rate == 48000 and sf.info(out).subtype == "PCM_24"
+    assert audio.shape[0] == round(32 * 0.7 * 48000)
+    assert 0.01 < np.abs(audio).max() < 1.0
+    again = grow_render("--grow", "nca", "--out", str(out))
+    assert again.returncode == 2 and "exists; pass --force" in again.stderr
+
+
+def test_fixed_strategy_at_44k_as_float(tmp_path: Path) -> None:
+    out = tmp_path / "lin.wav"
+    done = grow_render(
+        "--grow",
+        "fibonacci",
+        "--out",
+        str(out),
+        "--samplerate",
+        "44100",
+        "--format",
+        "float",
+        "--stages",
+        "8",
+    )
+    assert done.returncode == 0, done.stderr
+    info = sf.info(out)
+    assert (info.samplerate, info.subtype) == (44100, "FLOAT")
+    assert info.frames == round(8 * 0.7 * 44100)
+
+
+def test_score_plays_its_notes(tmp_path: Path) -> None:
+    score = tmp_path / "score.json"
+    score.write_text(
+        json.dumps(
+            [
+                {"time": 0.0, "duration": 0.8, "note": 69},
+                {"time": 1.0, "duration": 0.8, "note": 76, "velocity": 0.8, "loudness_db": -20},
+            ]
+        )
+    )
+    out = tmp_path / "s.wav"
+    done = grow_render("--score", str(score), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    audio, rate = sf.read(out)
+    assert audio.shape[0] == round(2.3 * rate)  # last note off at 1.8 s + 0.5 s tail
+
+    def fundamental(start: float) -> float:
+        seg = audio[int((start + 0.2) * rate) : int((start + 0.7) * rate)]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n=8 * len(seg)))
+        freqs = np.fft.rfftfreq(8 * len(seg), 1 / rate)
+        band = (freqs > 200) & (freqs < 1000)
+        return float(freqs[band][np.argmax(spec[band])])
+
+    assert fundamental(0.0) == pytest.approx(440.0, abs=2.0)
+    assert fundamental(1.0) == pytest.approx(659.26, abs=3.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--grow", "nca", "--model", "missing.onnx"), "missing.onnx: no such model file"),
+        (("--grow", "nca", "--samplerate", "12345"), "sample_rate=12345 must be one of"),
+        (("--grow", "nca", "--timbre", "oboe"), "unknown timbre 'oboe'; presets: flute"),
+        (("--grow", "nca", "--blocksize", "0"), "blocksize=0 must be a positive"),
+        (("--score", "SCORE"), "score note 0: missing 'note'"),
+    ],
+)
+def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    score = tmp_path / "bad.json"
+    score.write_text(json.dumps([{"time": 0, "duration": 1}]))
+    args = tuple(str(score) if a == "SCORE" else a for a in args)
+    done = grow_render(*args, "--out", str(tmp_path / "x.wav"))
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_text_file_as_model(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.onnx"
+    fake.write_text("not a model\n" * 10)
+    done = grow_render("--grow", "nca", "--model", str(fake), "--out", str(tmp_path / "x.wav"))
+    assert done.returncode == 2 and "fake.onnx: not a loadable ONNX model" in done.stderr
