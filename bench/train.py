@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from trainer.audio import example_audio_path
+from export.features import FeatureConfig, Features
 from trainer.controls import get_controls, scale_f0, scale_loudness
 from trainer.dataset import SegmentDataset
 from trainer.distributed import DistInfo
 from trainer.dsp import filtered_noise, nyquist_mask, upsample_linear
+from trainer.example import example_audio_path
 from trainer.feature_cache import default_cache_dir, load_features
-from trainer.features import FeatureConfig, Features
 from trainer.guard import NonFiniteGuard
 from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters

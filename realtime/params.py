@@ -82,6 +82,10 @@ class Smoother:
     def value(self, name: str) -> float:
         return float(self.state[self.store.index[name]])
 
+    def disable(self, name: str) -> None:
+        """Follow this parameter's target exactly (e.g. pitch and loudness tracked from audio)."""
+        self.coeff[self.store.index[name]] = 1.0
+
     def jump(self, name: str) -> None:
         """Skip the smoothing of one parameter (e.g. the pitch of a new note after silence)."""
         i = self.store.index[name]

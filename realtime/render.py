@@ -50,6 +50,29 @@ def render(
     return out
 
 
+def input_events(
+    f0_hz: np.ndarray,
+    loudness_db: np.ndarray,
+    *,
+    frame_rate: float,
+    pitch_shift: float = 0.0,
+    loudness_offset: float = 0.0,
+) -> tuple[list[Event], float]:
+    """Resynthesis / timbre transfer: one pitch and loudness event per analysis frame.
+
+    f0_hz, loudness_db: [T] frame features of the input (the model's own extractors). Each
+    frame's values are scheduled one control frame early, so that frame t of the output uses
+    frame t of the input (the engine reads parameters one frame ahead). Returns (events, seconds).
+    """
+    events = [Event(0.0, 2, "note_on", (69.0, 1.0))]
+    shift = 2.0 ** (pitch_shift / 12.0)
+    for t, (f0, loud) in enumerate(zip(f0_hz, loudness_db, strict=True)):
+        when = max(0.0, (t - 1) / frame_rate)
+        events.append(Event(when, 1, "pitch_hz", (float(f0) * shift,)))
+        events.append(Event(when, 1, "loudness_db", (min(0.0, float(loud) + loudness_offset),)))
+    return events, len(f0_hz) / frame_rate
+
+
 def grow_events(
     strategy: str,
     *,

@@ -1,7 +1,9 @@
 """`grow-render [--model m.onnx] --out out.wav`: the live engine's sound, offline, to WAV.
 
-Modes: `--grow STRATEGY` (the seeds' discrete grower: one held note per growth stage) and
-`--score FILE.json` (a note list). Without `--model` the bundled demo model plays.
+Modes: `--grow STRATEGY` (the seeds' discrete grower: one held note per growth stage),
+`--score FILE.json` (a note list) and `--input AUDIO` (resynthesis / timbre transfer: pitch and
+loudness tracked from a recording with the model's own extractors). Without `--model` the bundled
+demo model plays.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from export.contract import ArtifactMetadata
 from export.errors import GrowError, ParameterError
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
@@ -30,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--grow", choices=STRATEGIES, help="render the growth stages")
     mode.add_argument("--score", type=Path, help="JSON note list to play")
+    mode.add_argument("--input", type=Path, help="audio to resynthesize with the model's timbre")
+    transfer = p.add_argument_group("--input")
+    transfer.add_argument("--pitch-shift", type=float, default=0.0, help="semitones")
+    transfer.add_argument("--loudness-offset", type=float, default=0.0, help="dB")
     grow = p.add_argument_group("--grow")
     grow.add_argument("--stages", type=int, default=32)
     grow.add_argument("--stage-seconds", type=float, default=0.5)
@@ -38,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps over all stages")
     p.add_argument("--tail", type=float, default=0.5, help="seconds after the last note")
     p.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
+    p.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     p.add_argument("--timbre", help="timbre preset (default: the first)")
     p.add_argument("--samplerate", type=int, default=48000)
     p.add_argument("--blocksize", type=int, default=512)
@@ -45,6 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     return p
+
+
+def resynthesis_events(args: argparse.Namespace, meta: ArtifactMetadata) -> tuple[list, float]:
+    """Track the input with the extractors the model was trained with; events per frame."""
+    from export.audio import load_audio
+    from export.features import FeatureConfig, compute_features
+    from realtime.render import input_events
+
+    audio = load_audio(args.input, sample_rate=meta.sample_rate)
+    config = FeatureConfig(
+        sample_rate=meta.sample_rate,
+        hop=meta.hop,
+        f0_tracker=meta.f0_tracker,
+        f0_min_hz=meta.f0_min_hz,
+        f0_max_hz=meta.f0_max_hz,
+    )
+    try:
+        features = compute_features(audio, config)
+    except GrowError as err:
+        raise GrowError(f"{args.input}: {err}") from None
+    return input_events(
+        features.f0_hz,
+        features.loudness_db,
+        frame_rate=meta.frame_rate,
+        pitch_shift=args.pitch_shift,
+        loudness_offset=args.loudness_offset,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model or demo_model_path(), provider=args.provider)
     engine = Engine(model, sample_rate=args.samplerate, seed=args.seed)
     engine.params.set("loudness_db", args.loudness)
+    engine.params.set("gain_db", args.gain)
     if args.timbre is not None:
         engine.select_timbre(args.timbre)
     if args.grow:
@@ -76,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
             note=args.note,
             grow_steps=args.grow_steps,
         )
+    elif args.input:
+        events, seconds = resynthesis_events(args, model.meta)
+        engine.voice.envelope.sustain = 1.0
+        engine.smoother.disable("pitch_hz")
+        engine.smoother.disable("loudness_db")
     else:
         events = parse_json_score(args.score)
         seconds = max((e.time_s for e in events), default=0.0) + args.tail

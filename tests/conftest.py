@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from trainer.audio import example_audio_path
+from trainer.example import example_audio_path
 
 
 def harmonic_tone(

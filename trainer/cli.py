@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from export.errors import GrowError, ParameterError, TrainingError
-from trainer.features import F0_TRACKERS
+from export.features import F0_TRACKERS
 from trainer.models.presets import PRESETS
 
 if TYPE_CHECKING:
     import torch
 
+    from export.features import FeatureConfig, Features
     from trainer.dataset import SegmentDataset
     from trainer.distributed import DistInfo
-    from trainer.features import FeatureConfig, Features
     from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
     from trainer.run_dir import RunDir
     from trainer.train import TrainConfig
@@ -177,8 +177,9 @@ def resolve_settings(
     args: argparse.Namespace, stored: dict[str, Any] | None
 ) -> tuple[list[Path], FeatureConfig, TrainConfig]:
     """Files and settings: from the stored run when resuming, else from the command line."""
-    from trainer.audio import example_audio_path, find_audio_files
-    from trainer.features import FeatureConfig
+    from export.audio import find_audio_files
+    from export.features import FeatureConfig
+    from trainer.example import example_audio_path
     from trainer.train import TrainConfig
 
     inputs = list(args.inputs) + ([str(example_audio_path())] if args.example else [])

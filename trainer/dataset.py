@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from export.errors import AudioFileError, ParameterError
-from trainer.features import Features
+from export.features import Features
 
 
 @dataclass(frozen=True)

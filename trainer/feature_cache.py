@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from export.atomic import atomic_path
+from export.audio import load_audio
 from export.errors import AudioFileError
-from trainer.audio import load_audio
-from trainer.features import FeatureConfig, Features, compute_features
+from export.features import FeatureConfig, Features, compute_features
 
 CACHE_FORMAT = 1
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trainer.features import FeatureConfig, Features, a_weighted_loudness, track_f0
+from export.features import FeatureConfig, Features, a_weighted_loudness, track_f0
 from trainer.losses import multiscale_spectral_loss
 
 METRIC_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)

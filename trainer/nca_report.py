@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from export.atomic import write_json
+from export.features import Features
 from export.growth import FIXED_STRATEGIES, stage_mask
 from trainer.dataset import SegmentDataset
-from trainer.features import Features
 from trainer.metrics import spectral_distance
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.nca import HarmonicNCA

@@ -10,8 +10,8 @@ import soundfile as sf
 import torch
 
 from export.atomic import atomic_path, write_json
+from export.features import FeatureConfig, Features
 from trainer.dataset import SegmentDataset
-from trainer.features import FeatureConfig, Features
 from trainer.metrics import reconstruction_metrics
 from trainer.models.ddsp import DDSPAutoencoder, Synthesis
 from trainer.plots import plot_loss_curve, plot_spectrograms

@@ -105,3 +105,56 @@ def test_a_text_file_as_model(tmp_path: Path) -> None:
     fake.write_text("not a model\n" * 10)
     done = grow_render("--grow", "nca", "--model", str(fake), "--out", str(tmp_path / "x.wav"))
     assert done.returncode == 2 and "fake.onnx: not a loadable ONNX model" in done.stderr
+
+
+def track(path: Path) -> np.ndarray:
+    import librosa
+
+    audio, rate = sf.read(path, dtype="float32")
+    return librosa.yin(audio, fmin=100, fmax=2000, sr=rate, hop_length=rate // 100)
+
+
+def test_input_resynthesis_follows_the_recording(tmp_path: Path, example_path: Path) -> None:
+    out = tmp_path / "r.wav"
+    done = grow_render("--input", str(example_path), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert sf.info(out).duration == pytest.approx(sf.info(example_path).duration, abs=0.02)
+    played, original = track(out), track(example_path)
+    n = min(len(played), len(original))
+    cents = 1200 * np.abs(np.log2(played[10 : n - 10] / original[10 : n - 10]))
+    assert np.median(cents) < 15
+    shifted = tmp_path / "up.wav"
+    done = grow_render(
+        "--input", str(example_path), "--out", str(shifted), "--pitch-shift", "12", "--gain", "-6"
+    )
+    assert done.returncode == 0, done.stderr
+    up = track(shifted)
+    octave = 1200 * np.log2(up[10 : n - 10] / original[10 : n - 10])
+    assert np.median(octave) == pytest.approx(1200, abs=15)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("cut", "cut.wav: truncated WAV file"),
+        ("text", "text.wav: cannot read as audio"),
+        ("silent", "silent.wav: audio is silent"),
+        ("missing", "missing.wav: no such file"),
+    ],
+)
+def test_input_bad_files_are_named(tmp_path: Path, case: str, message: str) -> None:
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, 0.3 * np.sin(np.arange(48000) * 2 * np.pi * 440 / 48000), 48000)
+    files = {
+        "cut": tmp_path / "cut.wav",
+        "text": tmp_path / "text.wav",
+        "silent": tmp_path / "silent.wav",
+        "missing": tmp_path / "missing.wav",
+    }
+    files["cut"].write_bytes(whole.read_bytes()[:30000])
+    files["text"].write_text("not audio at all\n" * 20)
+    sf.write(files["silent"], np.zeros(48000), 48000)
+    done = grow_render("--input", str(files[case]), "--out", str(tmp_path / "x.wav"))
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x.wav").exists()

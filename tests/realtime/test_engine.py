@@ -139,3 +139,18 @@ def test_grow_render_starts_at_the_fundamental_and_grows(demo: LoadedModel) -> N
     first, last = harmonics_present(0.0), harmonics_present(5 * 0.7)
     assert first == 1
     assert last >= 5
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_measured_latency_equals_the_reported_one(demo: LoadedModel, rate: int) -> None:
+    """Worst case: a change arriving one sample after a control frame was read is heard
+    `latency_samples` later (when the next frame starts to interpolate towards it)."""
+    start = [Event(0.0, 2, "note_on", (60.0, 1.0))]
+    plain = render(Engine(demo, sample_rate=rate), start, 1.0, blocksize=64)
+    engine = Engine(demo, sample_rate=rate)
+    change_at = engine.position_of(50) + 1
+    moved = render(
+        engine, [*start, Event(change_at / rate, 1, "pitch_hz", (300.0,))], 1.0, blocksize=64
+    )
+    first_changed = int(np.flatnonzero(moved != plain)[0])
+    assert first_changed - change_at == engine.latency_samples

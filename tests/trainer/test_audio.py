@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from export.audio import find_audio_files, load_audio
 from export.errors import AudioFileError
 from tests.conftest import harmonic_tone
-from trainer.audio import find_audio_files, load_audio
 
 
 def dominant_frequency(audio: np.ndarray, sample_rate: int) -> float:

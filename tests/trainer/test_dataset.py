@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from export.errors import AudioFileError
+from export.features import Features
 from trainer.dataset import SegmentDataset
-from trainer.features import Features
 
 HOP = 10
 

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 
 from export.errors import AudioFileError, ParameterError
+from export.features import FeatureConfig, a_weighted_loudness, compute_features, fill_unvoiced
 from tests.conftest import harmonic_tone
 from trainer.feature_cache import cache_key, load_features
-from trainer.features import FeatureConfig, a_weighted_loudness, compute_features, fill_unvoiced
 
 SR, HOP = 24000, 240
 

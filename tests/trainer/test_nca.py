@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from export.features import FeatureConfig, compute_features
 from export.growth import active_harmonics, stage_mask
 from tests.conftest import harmonic_tone
 from trainer.dataset import SegmentDataset
-from trainer.features import FeatureConfig, compute_features
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
 from trainer.models.nca import HarmonicNCA, NCAConfig
 from trainer.nca import alive_mask, draw_fire, seed_state

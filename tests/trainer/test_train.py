@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from export.errors import TrainingError
+from export.features import FeatureConfig, compute_features
 from tests.conftest import harmonic_tone
 from trainer.checkpoint import load_checkpoint
 from trainer.dataset import SegmentDataset
 from trainer.distributed import DistInfo
-from trainer.features import FeatureConfig, compute_features
 from trainer.guard import NonFiniteGuard
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
 from trainer.models.presets import PRESETS

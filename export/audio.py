@@ -22,11 +22,6 @@ CLIP_LEVEL = 0.999
 CLIP_FRACTION_WARN = 1e-3
 
 
-def example_audio_path() -> Path:
-    """The bundled example: 5.5 s of solo flute (see trainer/assets/README.md for its licence)."""
-    return Path(__file__).parent / "assets" / "flute.aif"
-
-
 def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand files and folders (recursively) into a sorted list of audio files.
 
