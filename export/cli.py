@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from export.contract import ArtifactMetadata
-from export.errors import GrowError, TrainingError
+from export.errors import TrainingError, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,12 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except GrowError as err:
-        print(f"grow-export: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli("grow-export", build_parser(), run, argv)
 
 
 if __name__ == "__main__":

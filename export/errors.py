@@ -1,5 +1,9 @@
 """The project's exception family: errors a user can fix, printed by the CLIs without traceback."""
 
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
 
 class GrowError(Exception):
     """Base class: the message names the bad value and what was expected."""
@@ -15,3 +19,22 @@ class AudioFileError(GrowError):
 
 class TrainingError(GrowError):
     """Training cannot go on (diverged, run directory in the wrong state...)."""
+
+
+def run_cli(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse, run, and turn the user's errors into one line on stderr: exit 2 for a GrowError,
+    130 for Ctrl-C. Anything else is a bug and keeps its traceback."""
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except GrowError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from export.contract import ArtifactMetadata
-from export.errors import GrowError, ParameterError
+from export.errors import GrowError, ParameterError, run_cli
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 
@@ -142,12 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except GrowError as err:
-        print(f"grow-render: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli("grow-render", build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from export.errors import GrowError, ParameterError, TrainingError
+from export.errors import ParameterError, TrainingError, run_cli
 from export.features import F0_TRACKERS
 from trainer.models.presets import PRESETS
 
@@ -520,15 +520,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except GrowError as err:
-        print(f"grow-train: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("grow-train: interrupted", file=sys.stderr)
-        return 130
+    return run_cli("grow-train", build_parser(), run, argv)
 
 
 if __name__ == "__main__":
