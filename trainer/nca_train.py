@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from export.atomic import remove_stale_temporaries
 from export.errors import ParameterError
 from trainer import __version__
 from trainer.checkpoint import load_checkpoint, save_checkpoint
@@ -29,7 +27,8 @@ from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.nca import HarmonicNCA
 from trainer.nca import draw_fire
 from trainer.run_dir import RunDir
-from trainer.train import DEFAULT_FFT_SIZES, StopFlag, catch_stop_signals, to_tensors
+from trainer.step_loop import BudgetedSteps, LoopState
+from trainer.train import DEFAULT_FFT_SIZES, to_tensors
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,6 @@ class NCATrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-@dataclass
-class NCATrainState:
-    step: int = 0
-    train_seconds: float = 0.0
-    skipped_steps: int = 0
-    history: dict[str, list[float]] = field(default_factory=lambda: {"step": [], "loss": []})
 
 
 def overflow_penalty(state: torch.Tensor) -> torch.Tensor:
@@ -138,7 +129,7 @@ class NCATrainer:
         self.run = run
         self.device = device
         self.log = log
-        self.state = NCATrainState()
+        self.state = LoopState()
         self.optimizer = torch.optim.Adam(nca.parameters(), lr=config.learning_rate)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: config.lr_decay_rate ** (s / config.lr_decay_steps)
@@ -170,12 +161,11 @@ class NCATrainer:
         self._saved_step = self.state.step
 
     def resume(self) -> None:
-        remove_stale_temporaries(self.run.root)
         state = load_checkpoint(self.run.nca_checkpoint)
         self.nca.load_state_dict(state["nca"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.state = NCATrainState(**state["train_state"])
+        self.state = LoopState(**state["train_state"])
         self.pool = state["pool"].to(self.device)
         self.pool_loss = state["pool_loss"].numpy().copy()
         self.rng.bit_generator.state = state["numpy_rng"]
@@ -248,9 +238,8 @@ class NCATrainer:
         from tqdm import tqdm
 
         cfg = self.config
-        flag = StopFlag()
         guard = NonFiniteGuard(skipped=self.state.skipped_steps)
-        deadline = time.monotonic() + 60.0 * minutes if minutes is not None else math.inf
+        loop = BudgetedSteps(steps=cfg.steps, minutes=minutes)
         bar = tqdm(
             total=cfg.steps,
             initial=self.state.step,
@@ -259,30 +248,13 @@ class NCATrainer:
             disable=not progress,
             dynamic_ncols=True,
         )
-        reason = "steps"
-        with catch_stop_signals(flag):
-            while self.state.step < cfg.steps:
-                if flag.signal is not None:
-                    reason = "signal"
-                    break
-                if time.monotonic() >= deadline:
-                    reason = "minutes"
-                    break
-                started = time.monotonic()
-                loss = self.train_step(guard)
-                self.state.train_seconds += time.monotonic() - started
-                self.state.skipped_steps = guard.skipped
-                if math.isnan(loss):
-                    continue
-                self.state.step += 1
-                self.state.history["step"].append(float(self.state.step))
-                self.state.history["loss"].append(loss)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}")
-                if self.state.step % cfg.checkpoint_every == 0:
-                    self.save()
-                    self.log(f"nca: step {self.state.step}: loss {loss:.4f}")
+        for loss in loop.run(self.state, self.train_step, guard):
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if self.state.step % cfg.checkpoint_every == 0:
+                self.save()
+                self.log(f"nca: step {self.state.step}: loss {loss:.4f}")
         bar.close()
         if self.state.step != self._saved_step:
             self.save()
-        return reason
+        return loop.reason

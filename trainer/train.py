@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from export.atomic import remove_stale_temporaries
 from export.errors import ParameterError
 from trainer import __version__
 from trainer.checkpoint import load_checkpoint, save_checkpoint
@@ -28,6 +23,7 @@ from trainer.guard import NonFiniteGuard
 from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.run_dir import RunDir
+from trainer.step_loop import BudgetedSteps, LoopState
 
 DEFAULT_FFT_SIZES = (2048, 1024, 256, 64)  # chosen with bench/loss_scales.py
 
@@ -70,36 +66,13 @@ class TrainConfig:
 
 
 @dataclass
-class TrainState:
-    """What a checkpoint carries besides the weights."""
+class TrainState(LoopState):
+    """What a DDSP checkpoint carries besides the weights."""
 
-    step: int = 0
     audio_seconds: float = 0.0
-    train_seconds: float = 0.0  # wall time spent in the loop, all sessions
-    skipped_steps: int = 0
     history: dict[str, list[float]] = field(
         default_factory=lambda: {"step": [], "loss": [], "val_step": [], "val_loss": []}
     )
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM; the loop checks it between steps and saves before exiting."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.signal = signum
-
-
-@contextmanager
-def catch_stop_signals(flag: StopFlag) -> Iterator[None]:
-    previous = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def to_tensors(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
@@ -163,7 +136,6 @@ class DDSPTrainer:
 
     def resume(self, path: Path) -> None:
         """Continue from a checkpoint: weights, optimiser, schedule, counters, RNG state."""
-        remove_stale_temporaries(path.parent)
         state = load_checkpoint(path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -230,9 +202,12 @@ class DDSPTrainer:
         from tqdm import tqdm
 
         cfg = self.config
-        flag = StopFlag()
         guard = NonFiniteGuard(limit=cfg.max_bad_steps, skipped=self.state.skipped_steps)
-        deadline = time.monotonic() + 60.0 * minutes if minutes is not None else math.inf
+        loop = BudgetedSteps(
+            steps=cfg.steps,
+            minutes=minutes,
+            agree=lambda stop: any_rank(stop, self.dist, self.device),
+        )
         seconds_per_step = cfg.batch_size * cfg.segment_seconds * self.dist.world_size
         bar = tqdm(
             total=cfg.steps,
@@ -242,38 +217,22 @@ class DDSPTrainer:
             disable=not (progress and self.dist.is_main),
             dynamic_ncols=True,
         )
-        reason = "steps"
         window_start, window_audio = time.monotonic(), 0.0
-        with catch_stop_signals(flag):
-            while self.state.step < cfg.steps:
-                stop_now = flag.signal is not None or time.monotonic() >= deadline
-                if any_rank(stop_now, self.dist, self.device):
-                    reason = "signal" if flag.signal is not None else "minutes"
-                    break
-                started = time.monotonic()
-                loss = self.train_step(guard)
-                self.state.train_seconds += time.monotonic() - started
-                self.state.skipped_steps = guard.skipped
-                if math.isnan(loss):
-                    continue
-                self.state.step += 1
-                self.state.audio_seconds += seconds_per_step
-                self.state.history["step"].append(float(self.state.step))
-                self.state.history["loss"].append(loss)
-                window_audio += seconds_per_step
-                rate = window_audio / max(time.monotonic() - window_start, 1e-9)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", audio_s_per_s=f"{rate:.1f}")
-                if writer is not None:
-                    writer.add_scalar("loss/train", loss, self.state.step)
-                if self.state.step % cfg.checkpoint_every == 0:
-                    self.checkpoint_with_validation(writer)
-                    window_start, window_audio = time.monotonic(), 0.0
+        for loss in loop.run(self.state, self.train_step, guard):
+            self.state.audio_seconds += seconds_per_step
+            window_audio += seconds_per_step
+            rate = window_audio / max(time.monotonic() - window_start, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", audio_s_per_s=f"{rate:.1f}")
+            if writer is not None:
+                writer.add_scalar("loss/train", loss, self.state.step)
+            if self.state.step % cfg.checkpoint_every == 0:
+                self.checkpoint_with_validation(writer)
+                window_start, window_audio = time.monotonic(), 0.0
         bar.close()
-        self.state.skipped_steps = guard.skipped
         if self.state.step != self._saved_step:
-            self.checkpoint_with_validation(writer, validate=reason != "signal")
-        return reason
+            self.checkpoint_with_validation(writer, validate=loop.reason != "signal")
+        return loop.reason
 
     def checkpoint_with_validation(self, writer: Any = None, *, validate: bool = True) -> None:
         if validate and self.dist.is_main:
