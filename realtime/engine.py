@@ -54,7 +54,6 @@ class Engine:
         self._segment = np.zeros(0, np.float32)
         self._read = 0
         self.position = 0  # output samples produced so far
-        self.errors = 0
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
         self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
         self.voice.current = self._compute_frame(0)

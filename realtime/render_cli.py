@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.engine import Engine
     from realtime.model import load_model
     from realtime.render import grow_events, render
-    from realtime.score import Event, parse_json_score
+    from realtime.score import parse_json_score
 
     if args.out.exists() and not args.force:
         raise ParameterError(f"{args.out} exists; pass --force to overwrite it")
@@ -120,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         events = parse_json_score(args.score)
         seconds = max((e.time_s for e in events), default=0.0) + args.tail
-        events = [Event(0.0, 1, "nca_rate", (engine.params.get("nca_rate"),)), *events]
     progress = None
     if sys.stderr.isatty():
 

@@ -70,9 +70,10 @@ def distances_to_unmasked(
     """[n_masks] mean over validation slices of the distance to the unmasked synthesis."""
     ones = np.ones((1, masks.shape[1]), dtype=np.float32)
     total = np.zeros(masks.shape[0])
-    for part in parts:
-        reference = masked_audio(ddsp, part, ones)[0]
-        audio = masked_audio(ddsp, part, masks.astype(np.float32))
+    for part in parts:  # one decoder pass per slice: the all-ones mask first, as the reference
+        reference, *audio = masked_audio(
+            ddsp, part, np.concatenate([ones, masks]).astype(np.float32)
+        )
         total += [spectral_distance(a, reference) for a in audio]
     return total / max(1, len(parts))
 
