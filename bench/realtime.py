@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from realtime.engine import Engine  # noqa: E402
 from realtime.model import load_model  # noqa: E402
 from realtime.render_cli import demo_model_path  # noqa: E402
-from realtime.synth import frame_noise, harmonic_segment, noise_filter  # noqa: E402
+from realtime.synth import NoiseFilter, frame_noise, harmonic_segment  # noqa: E402
 from trainer.dsp import filtered_noise, harmonic_synth  # noqa: E402
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig  # noqa: E402
 
@@ -77,9 +77,10 @@ def part_costs(model, rate: int, frames: int = 300) -> dict[str, float]:  # type
     for _ in range(frames):
         _, phase = harmonic_segment(220.0, 221.0, amps, amps, hop, sample_rate=rate, phase=phase)
     costs["harmonic bank"] = (time.perf_counter() - start) / frames
+    design = NoiseFilter(meta.n_noise_bands, out_rate=rate, train_rate=meta.sample_rate)
     start = time.perf_counter()
     for t in range(frames):
-        fir = noise_filter(out[1][0].astype(np.float64), out_rate=rate, train_rate=meta.sample_rate)
+        fir = design(out[1][0].astype(np.float64))
         np.convolve(frame_noise(0, t, hop).astype(np.float64), fir)
     costs["filtered noise"] = (time.perf_counter() - start) / frames
     return costs

@@ -7,6 +7,12 @@ frame from a counter-based generator. So the output is identical whatever the bl
 
 Parameters are read once per control frame (when frame t + 1 is computed at the start of segment
 t): a change is heard one control frame later, which is the engine's own latency.
+
+Controls arrive two ways: `apply(action, args)` carries one out now (offline renders, between
+`process` calls), `post(action, args)` queues it from another thread (OSC, MIDI) and the engine
+applies it when it next computes a control frame. Every control applied from the queue can be
+recorded with the sample position of the segment it took effect in; replaying the record with
+`apply` at those positions reproduces the output exactly.
 """
 
 from __future__ import annotations
@@ -18,13 +24,20 @@ from typing import Any
 import numpy as np
 
 from export.contract import ArtifactMetadata
-from export.errors import ParameterError
+from export.errors import GrowError, ParameterError
 from realtime.model import LoadedModel
 from realtime.params import ParameterStore, Smoother
-from realtime.synth import frame_noise, frame_position, harmonic_segment, noise_filter
+from realtime.reverb import PartitionedReverb, resample_ir
+from realtime.synth import NoiseFilter, frame_noise, frame_position, harmonic_segment
 from realtime.voice import FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
+# Engine methods that apply() may call; any other action is a parameter name.
+NOTE_ACTIONS = ("note_on", "note_off", "select_timbre", "morph_timbre")
+NCA_ACTIONS = ("nca_reset", "nca_step", "nca_perturb", "set_mask")
+ACTIONS = frozenset(NOTE_ACTIONS) | frozenset(NCA_ACTIONS)
+MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
+INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by the poster)
 
 
 class Engine:
@@ -46,17 +59,25 @@ class Engine:
         self.params = ParameterStore()
         self.smoother = Smoother(self.params, frame_rate=self.frame_rate)
         self.commands: deque[tuple[str, Any]] = deque()
+        self.inbox: deque[tuple[str, tuple]] = deque()  # posted by other threads
+        self.recorder: deque[tuple[int, str, tuple]] | None = None  # (position, action, args)
+        self.rejected = 0  # posted controls that failed when applied
+        self.note = 69.0  # the sounding (or last) note
         self.presets = {name: np.asarray([z], np.float32) for name, z in meta.presets.items()}
         self.preset_names = list(self.presets)
         self.voice = Voice.fresh(meta, self.presets[self.preset_names[0]])
         self.noise_delay = round((meta.n_noise_bands - 1) * sample_rate / meta.sample_rate)
         self._ones_state = np.ones_like(self.voice.nca_state)
+        self._noise_filter = NoiseFilter(
+            meta.n_noise_bands, out_rate=sample_rate, train_rate=meta.sample_rate
+        )
         self._segment = np.zeros(0, np.float32)
+        self.reverb = self._make_reverb()  # on the mix: linear, so one room serves every voice
         self._read = 0
         self.position = 0  # output samples produced so far
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
         self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
-        self.voice.current = self._compute_frame(0)
+        self.voice.current = self._compute_frame(0, drain=False)
         self._add_noise(self.voice.current, frame=0, offset=-self.noise_delay)
 
     # -- geometry --------------------------------------------------------------------------------
@@ -68,22 +89,65 @@ class Engine:
     def hop_max(self) -> int:
         return -(-self.meta.hop * self.sample_rate // self.meta.sample_rate)
 
+    def _make_reverb(self) -> PartitionedReverb | None:
+        meta, rate = self.meta, self.sample_rate
+        if not meta.reverb_ir:
+            return None
+        if (meta.hop * rate) % meta.sample_rate:
+            raise ParameterError(
+                f"this model's reverb needs an output rate at which a control frame is a whole "
+                f"number of samples ({meta.hop} x rate / {meta.sample_rate}); {rate} Hz is not"
+            )
+        ir = resample_ir(np.asarray(meta.reverb_ir), from_rate=meta.sample_rate, to_rate=rate)
+        return PartitionedReverb(ir, partition=self.hop_max())
+
     @property
     def latency_samples(self) -> int:
         """Control-to-sound latency of the engine itself: one control frame (the lookahead that
         the per-sample interpolation and the linear-phase noise filter need)."""
         return self.hop_max()
 
-    # -- commands (events that are not continuous parameters) --------------------------------------
+    # -- controls ----------------------------------------------------------------------------------
+    def apply(self, action: str, args: tuple = ()) -> None:
+        """Carry out one control now: a parameter name from realtime.params (args: (value,)) or
+        one of ACTIONS. ParameterError names what is wrong."""
+        if action in ACTIONS:
+            getattr(self, action)(*args)
+        else:
+            (value,) = args
+            self.params.set(action, value)
+
+    def post(self, action: str, args: tuple = ()) -> bool:
+        """Queue a control from another thread (never blocks); False when the inbox is full."""
+        if len(self.inbox) >= INBOX_CAPACITY:
+            return False
+        self.inbox.append((action, args))
+        return True
+
+    def _drain_inbox(self, frame: int) -> None:
+        position = self.position_of(frame - 1)
+        for _ in range(min(len(self.inbox), MAX_POSTED_PER_FRAME)):
+            action, args = self.inbox.popleft()
+            try:
+                self.apply(action, args)
+            except (GrowError, TypeError, ValueError):
+                self.rejected += 1
+                continue
+            if self.recorder is not None:
+                self.recorder.append((position, action, args))
+
     def note_on(self, note: float, velocity: float = 1.0) -> None:
         if not (math.isfinite(note) and math.isfinite(velocity)):
             raise ParameterError(f"note={note}, velocity={velocity} must be finite")
         self.params.set("pitch_hz", 440.0 * 2 ** ((note - 69.0) / 12.0))
         self.params.set("velocity", velocity)
+        self.note = float(note)
         self.commands.append(("gate_on", None))
 
-    def note_off(self) -> None:
-        self.commands.append(("gate_off", None))
+    def note_off(self, note: float | None = None) -> None:
+        """Release; with a note, only if it is the sounding one (a later note took over)."""
+        if note is None or abs(float(note) - self.note) < 1e-6:
+            self.commands.append(("gate_off", None))
 
     def select_timbre(self, name: str) -> None:
         if name not in self.presets:
@@ -94,6 +158,8 @@ class Engine:
         for name in (a, b):
             if name not in self.presets:
                 raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
+        if not math.isfinite(x):
+            raise ParameterError(f"morph position {x!r} must be a finite number in [0, 1]")
         x = min(max(float(x), 0.0), 1.0)
         self.commands.append(("timbre", (1 - x) * self.presets[a] + x * self.presets[b]))
 
@@ -101,6 +167,8 @@ class Engine:
         self.commands.append(("nca_reset", None))
 
     def nca_step(self, n: int) -> None:
+        if isinstance(n, float) and not math.isfinite(n):
+            raise ParameterError(f"nca steps {n!r} must be a whole number")
         self.commands.append(("nca_step", max(0, min(int(n), 10_000))))
 
     def set_mask(self, mask: np.ndarray) -> None:
@@ -109,6 +177,8 @@ class Engine:
         self.commands.append(("set_mask", np.clip(np.asarray(mask, np.float32), 0.0, 1.0)))
 
     def nca_perturb(self, fraction: float) -> None:
+        if not math.isfinite(fraction):
+            raise ParameterError(f"perturb fraction {fraction!r} must be a finite number in [0, 1]")
         self.commands.append(("nca_perturb", min(max(float(fraction), 0.0), 1.0)))
 
     def _apply_commands(self, frame: int) -> None:
@@ -139,9 +209,11 @@ class Engine:
                 voice.nca_state = voice.nca_state * ~hit[None, None, :]
 
     # -- one control frame ------------------------------------------------------------------------
-    def _compute_frame(self, frame: int) -> FrameControls:
+    def _compute_frame(self, frame: int, *, drain: bool = True) -> FrameControls:
         """Read parameters and commands, step smoothing, envelope and NCA clock, run the graph."""
         voice, meta = self.voice, self.meta
+        if drain and self.inbox:
+            self._drain_inbox(frame)
         self._apply_commands(frame)
         self.smoother.step()
         get = self.smoother.value
@@ -186,9 +258,7 @@ class Engine:
             f0_hz=f0,
             harmonic_amps=(amps[0] * gain).astype(np.float32),
             noise_mags=noise_mags,
-            noise_fir=noise_filter(
-                noise_mags, out_rate=self.sample_rate, train_rate=meta.sample_rate
-            ),
+            noise_fir=self._noise_filter(noise_mags),
         )
         if self.trace is not None:
             self.trace.append(controls)
@@ -222,16 +292,20 @@ class Engine:
             phase=voice.phase,
         )
         acc = voice.noise_acc
-        self._segment = (harmonic + acc[:n]).astype(np.float32)
+        dry = harmonic + acc[:n]
+        self._segment = (dry if self.reverb is None else self.reverb.process(dry)).astype(
+            np.float32
+        )
         acc[:-n] = acc[n:]
         acc[-n:] = 0.0
         voice.current = upcoming
         voice.frame = t + 1
         self._read = 0
 
-    def process(self, n: int) -> np.ndarray:
-        """The next `n` output samples: float32 [n]."""
-        out = np.empty(n, np.float32)
+    def process(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The next `n` output samples: float32 [n], written into `out` when given."""
+        if out is None:
+            out = np.empty(n, np.float32)
         written = 0
         while written < n:
             if self._read >= self._segment.shape[0]:

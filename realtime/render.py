@@ -13,7 +13,7 @@ import numpy as np
 from export.errors import ParameterError
 from export.growth import STRATEGIES, stage_mask
 from realtime.engine import Engine
-from realtime.score import Event, apply_event
+from realtime.score import Event
 
 
 def render(
@@ -37,7 +37,7 @@ def render(
     pos, i = 0, 0
     while pos < total:
         while i < len(queue) and round(queue[i].time_s * engine.sample_rate) <= pos:
-            apply_event(engine, queue[i])
+            engine.apply(queue[i].action, queue[i].args)
             i += 1
         limit = total
         if i < len(queue):

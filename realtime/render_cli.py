@@ -1,9 +1,10 @@
 """`grow-render [--model m.onnx] --out out.wav`: the live engine's sound, offline, to WAV.
 
 Modes: `--grow STRATEGY` (the seeds' discrete grower: one held note per growth stage),
-`--score FILE.json` (a note list) and `--input AUDIO` (resynthesis / timbre transfer: pitch and
-loudness tracked from a recording with the model's own extractors). Without `--model` the bundled
-demo model plays.
+`--score FILE` (a JSON note list or a standard MIDI file), `--input AUDIO` (resynthesis / timbre
+transfer: pitch and loudness tracked from a recording with the model's own extractors) and
+`--osc-log FILE` (replay a session recorded by `grow-live --record-osc`, sample for sample).
+Without `--model` the bundled demo model plays.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--grow", choices=STRATEGIES, help="render the growth stages")
-    mode.add_argument("--score", type=Path, help="JSON note list to play")
+    mode.add_argument("--score", type=Path, help="JSON note list or MIDI file (.mid) to play")
     mode.add_argument("--input", type=Path, help="audio to resynthesize with the model's timbre")
+    mode.add_argument("--osc-log", type=Path, help="control log from grow-live --record-osc")
     transfer = p.add_argument_group("--input")
     transfer.add_argument("--pitch-shift", type=float, default=0.0, help="semitones")
     transfer.add_argument("--loudness-offset", type=float, default=0.0, help="dB")
@@ -47,11 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
     p.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     p.add_argument("--timbre", help="timbre preset (default: the first)")
-    p.add_argument("--samplerate", type=int, default=48000)
+    p.add_argument("--samplerate", type=int, help="Hz (default 48000, or the log's rate)")
     p.add_argument("--blocksize", type=int, default=512)
     p.add_argument("--format", choices=list(SUBTYPES), default="pcm24")
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--png", type=Path, help="also write a spectrogram + growth picture here")
     return p
 
 
@@ -83,26 +86,43 @@ def resynthesis_events(args: argparse.Namespace, meta: ArtifactMetadata) -> tupl
 
 
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     import numpy as np
     import soundfile as sf
 
     from export.atomic import atomic_path
+    from realtime.control_log import file_sha256, read_control_log
     from realtime.engine import Engine
+    from realtime.fade import fade_curve
+    from realtime.midi_file import parse_midi_file
     from realtime.model import load_model
     from realtime.render import grow_events, render
-    from realtime.score import parse_json_score
+    from realtime.score import Event, parse_json_score
 
     if args.out.exists() and not args.force:
         raise ParameterError(f"{args.out} exists; pass --force to overwrite it")
     if args.out.suffix.lower() != ".wav":
         raise ParameterError(f"--out {args.out} must end in .wav")
-    model = load_model(args.model or demo_model_path(), provider=args.provider)
-    engine = Engine(model, sample_rate=args.samplerate, seed=args.seed)
-    engine.params.set("loudness_db", args.loudness)
-    engine.params.set("gain_db", args.gain)
-    if args.timbre is not None:
-        engine.select_timbre(args.timbre)
-    if args.grow:
+    log = read_control_log(args.osc_log) if args.osc_log else None
+    model_path = args.model or demo_model_path()
+    model = load_model(model_path, provider=args.provider)
+    rate = args.samplerate or (log.sample_rate if log else 48000)
+    seed = log.seed if log else args.seed
+    engine = Engine(model, sample_rate=rate, seed=seed, trace=args.png is not None)
+    if log is None:  # a replayed session carries its own settings
+        engine.params.set("loudness_db", args.loudness)
+        engine.params.set("gain_db", args.gain)
+        if args.timbre is not None:
+            engine.select_timbre(args.timbre)
+    if log is not None:
+        if log.model_sha256 and log.model_sha256 != file_sha256(model_path):
+            warnings.warn(
+                f"{args.osc_log} was recorded with another model than {model_path}", stacklevel=1
+            )
+        events = [Event(c.position / log.sample_rate, 1, c.action, c.args) for c in log.controls]
+        seconds = log.end / log.sample_rate
+    elif args.grow:
         events, seconds = grow_events(
             args.grow,
             n_harmonics=model.meta.n_harmonics,
@@ -118,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         engine.smoother.disable("pitch_hz")
         engine.smoother.disable("loudness_db")
     else:
-        events = parse_json_score(args.score)
+        is_midi = args.score.suffix.lower() in (".mid", ".midi", ".smf")
+        events = parse_midi_file(args.score) if is_midi else parse_json_score(args.score)
         seconds = max((e.time_s for e in events), default=0.0) + args.tail
     progress = None
     if sys.stderr.isatty():
@@ -129,12 +150,19 @@ def run(args: argparse.Namespace) -> int:
     audio = render(engine, events, seconds, blocksize=args.blocksize, progress=progress)
     if progress is not None:
         print(file=sys.stderr)
+    if log is not None and log.fade:  # the session's closing fade, at this render's rate
+        fade = max(1, round(log.fade * rate / log.sample_rate))
+        audio[audio.shape[0] - fade :] *= fade_curve(fade)
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     with atomic_path(args.out) as tmp:
-        sf.write(tmp, audio, args.samplerate, subtype=SUBTYPES[args.format], format="WAV")
+        sf.write(tmp, audio, rate, subtype=SUBTYPES[args.format], format="WAV")
+    if args.png is not None:
+        from realtime.render_picture import write_render_picture
+
+        write_render_picture(args.png, audio, engine)
     clipped = " (clipped: lower --loudness)" if peak > 1.0 else ""
     print(
-        f"wrote {args.out}: {audio.shape[0] / args.samplerate:.2f} s at {args.samplerate} Hz, "
+        f"wrote {args.out}: {audio.shape[0] / rate:.2f} s at {rate} Hz, "
         f"peak {20 * np.log10(max(peak, 1e-9)):.1f} dBFS{clipped}"
     )
     return 0

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.errors import ParameterError
-from realtime.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -52,29 +51,9 @@ def parse_json_score(path: Path) -> list[Event]:
         if "loudness_db" in note:
             events.append(Event(start, 1, "loudness_db", (_number(note, "loudness_db", i),)))
         if "timbre" in note:
-            events.append(Event(start, 1, "timbre", (str(note["timbre"]),)))
+            events.append(Event(start, 1, "select_timbre", (str(note["timbre"]),)))
         pitch = _number(note, "note", i)
         velocity = _number(note, "velocity", i, 1.0)
         events.append(Event(start, 2, "note_on", (pitch, velocity)))
         events.append(Event(start + duration, 0, "note_off", ()))
     return sorted(events, key=Event.sort_key)
-
-
-def apply_event(engine: Engine, event: Event) -> None:
-    """Carry out one event on an Engine."""
-    if event.action == "note_on":
-        engine.note_on(*event.args)
-    elif event.action == "note_off":
-        engine.note_off()
-    elif event.action == "timbre":
-        engine.select_timbre(*event.args)
-    elif event.action == "nca_reset":
-        engine.nca_reset()
-    elif event.action == "nca_step":
-        engine.nca_step(*event.args)
-    elif event.action == "nca_perturb":
-        engine.nca_perturb(*event.args)
-    elif event.action == "set_mask":
-        engine.set_mask(*event.args)
-    else:
-        engine.params.set(event.action, *event.args)

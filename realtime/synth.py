@@ -58,23 +58,33 @@ def harmonic_segment(
     return audio.astype(np.float32), float(np.mod(phase + cumulative[-1], TWO_PI))
 
 
-def noise_filter(magnitudes: np.ndarray, *, out_rate: int, train_rate: int) -> np.ndarray:
+class NoiseFilter:
     """Linear-phase, Hann-windowed FIR at the output rate from training-rate band magnitudes.
 
-    magnitudes: [B] linear gains of bands evenly spaced from 0 Hz to the training Nyquist.
     The FIR keeps the training filter's frequency resolution: at the training rate it is the
     training synth's filter exactly (length 2B - 1); at other rates its length scales with the
-    rate, and bands above the training Nyquist are zero. Returns [2D + 1] float64 (delay D).
+    rate, and bands above the training Nyquist are zero. The geometry (bin frequencies, window)
+    is computed once; a call designs one frame's filter.
     """
-    n_bands = magnitudes.shape[0]
-    half = round((n_bands - 1) * out_rate / train_rate)  # D
-    bins = np.arange(half + 1) * (out_rate / 2) / half  # [D + 1] Hz at the output rate
-    band_hz = np.arange(n_bands) * (train_rate / 2) / (n_bands - 1)
-    gains = np.interp(bins, band_hz, magnitudes, right=0.0)
-    zero_phase = np.fft.irfft(gains, n=2 * half)  # [2D]
-    centred = np.roll(zero_phase, half)
-    ir = np.concatenate([centred, centred[:1]])  # [2D + 1], symmetric
-    return ir * np.hanning(2 * half + 1)
+
+    def __init__(self, n_bands: int, *, out_rate: int, train_rate: int) -> None:
+        self.delay = round((n_bands - 1) * out_rate / train_rate)  # D, samples
+        half = self.delay
+        self.bins_hz = np.arange(half + 1) * (out_rate / 2) / half  # [D + 1]
+        self.band_hz = np.arange(n_bands) * (train_rate / 2) / (n_bands - 1)  # [B]
+        self.window = np.hanning(2 * half + 1)  # [2D + 1]
+
+    def __call__(self, magnitudes: np.ndarray) -> np.ndarray:
+        """magnitudes: [B] linear gains of bands evenly spaced from 0 Hz to the training
+        Nyquist. Returns the FIR [2D + 1] float64, symmetric about its delay D."""
+        half = self.delay
+        gains = np.interp(self.bins_hz, self.band_hz, magnitudes, right=0.0)
+        zero_phase = np.fft.irfft(gains, n=2 * half)  # [2D]
+        ir = np.empty(2 * half + 1)
+        ir[:half] = zero_phase[half:]
+        ir[half:-1] = zero_phase[:half]
+        ir[-1] = zero_phase[half]
+        return ir * self.window
 
 
 def frame_noise(seed: int, frame: int, n: int) -> np.ndarray:

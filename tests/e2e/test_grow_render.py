@@ -79,6 +79,43 @@ def test_score_plays_its_notes(tmp_path: Path) -> None:
     assert fundamental(1.0) == pytest.approx(659.26, abs=3.0)
 
 
+def test_midi_score_with_picture(tmp_path: Path) -> None:
+    import mido
+
+    midi = mido.MidiFile(ticks_per_beat=96)  # 120 bpm: a beat is 0.5 s
+    track = mido.MidiTrack()
+    track.append(mido.Message("note_on", note=57, velocity=100, time=0))
+    track.append(mido.Message("note_off", note=57, velocity=0, time=192))
+    midi.tracks.append(track)
+    midi.save(tmp_path / "a3.mid")
+    out, png = tmp_path / "m.wav", tmp_path / "m.png"
+    done = grow_render("--score", str(tmp_path / "a3.mid"), "--out", str(out), "--png", str(png))
+    assert done.returncode == 0, done.stderr
+    audio, rate = sf.read(out)
+    assert audio.shape[0] == round(1.5 * rate)  # note off at 1.0 s + 0.5 s tail
+    seg = audio[int(0.3 * rate) : int(0.9 * rate)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n=8 * len(seg)))
+    freqs = np.fft.rfftfreq(8 * len(seg), 1 / rate)
+    band = (freqs > 150) & (freqs < 400)
+    assert float(freqs[band][np.argmax(spec[band])]) == pytest.approx(220.0, abs=1.5)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_osc_log_replay_applies_the_fade(tmp_path: Path) -> None:
+    log = tmp_path / "s.jsonl"
+    log.write_text(
+        '{"format": "timbre-grower-control-log", "version": 1, "sample_rate": 44100, "seed": 4}\n'
+        '{"pos": 0, "action": "note_on", "args": [69, 1.0]}\n'
+        '{"end": 44100, "fade": 882}\n'
+    )
+    out = tmp_path / "r.wav"
+    done = grow_render("--osc-log", str(log), "--out", str(out), "--format", "float")
+    assert done.returncode == 0, done.stderr
+    audio, rate = sf.read(out, dtype="float32")
+    assert (rate, audio.shape[0]) == (44100, 44100)  # the log's rate and length
+    assert np.abs(audio[-3000:-900]).max() > 0.01 and audio[-1] == 0.0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -87,12 +124,16 @@ def test_score_plays_its_notes(tmp_path: Path) -> None:
         (("--grow", "nca", "--timbre", "oboe"), "unknown timbre 'oboe'; presets: flute"),
         (("--grow", "nca", "--blocksize", "0"), "blocksize=0 must be a positive"),
         (("--score", "SCORE"), "score note 0: missing 'note'"),
+        (("--score", "MIDI"), "bad.mid: not a standard MIDI file"),
+        (("--osc-log", "SCORE"), "bad.json: not a Timbre Grower control log"),
     ],
 )
 def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     score = tmp_path / "bad.json"
     score.write_text(json.dumps([{"time": 0, "duration": 1}]))
-    args = tuple(str(score) if a == "SCORE" else a for a in args)
+    (tmp_path / "bad.mid").write_text("MIDI? no.\n")
+    names = {"SCORE": str(score), "MIDI": str(tmp_path / "bad.mid")}
+    args = tuple(names.get(a, a) for a in args)
     done = grow_render(*args, "--out", str(tmp_path / "x.wav"))
     assert done.returncode == 2, done.stderr
     assert message in done.stderr

@@ -3,6 +3,7 @@ every output rate, no clicks, and a phase accumulator that stays in tune for an 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -10,18 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from export.errors import ParameterError
 from realtime.engine import Engine
-from realtime.model import LoadedModel, load_model
+from realtime.model import LoadedModel
 from realtime.render import grow_events, render
-from realtime.render_cli import demo_model_path
-from realtime.score import Event, apply_event
+from realtime.reverb import PartitionedReverb
+from realtime.score import Event
 from realtime.synth import TWO_PI, frame_noise, harmonic_segment
 from trainer.dsp import filtered_noise, harmonic_synth
-
-
-@pytest.fixture(scope="module")
-def demo() -> LoadedModel:
-    return load_model(demo_model_path())
 
 
 def busy_score() -> list[Event]:
@@ -51,7 +48,8 @@ def test_output_does_not_depend_on_the_block_size(demo: LoadedModel, blocksize: 
         total = len(reference)
         while done < total:  # random block sizes, events applied at their exact samples
             while events and round(events[0].time_s * 48000) <= done:
-                apply_event(engine, events.pop(0))
+                event = events.pop(0)
+                engine.apply(event.action, event.args)
             limit = round(events[0].time_s * 48000) if events else total
             n = max(1, min(int(rng.integers(1, 2000)), limit - done, total - done))
             parts.append(engine.process(n))
@@ -154,3 +152,41 @@ def test_measured_latency_equals_the_reported_one(demo: LoadedModel, rate: int) 
     )
     first_changed = int(np.flatnonzero(moved != plain)[0])
     assert first_changed - change_at == engine.latency_samples
+
+
+def with_reverb(demo: LoadedModel, ir: np.ndarray) -> LoadedModel:
+    meta = dataclasses.replace(demo.meta, reverb_ir=[float(x) for x in ir])
+    return LoadedModel(session=demo.session, meta=meta, path=demo.path)
+
+
+def test_partitioned_reverb_equals_direct_convolution() -> None:
+    rng = np.random.default_rng(1)
+    ir = rng.normal(size=3000) * np.exp(-np.arange(3000) / 600)
+    ir[0] = 0.0
+    dry = rng.normal(size=480 * 20)
+    reverb = PartitionedReverb(ir, partition=480)
+    out = np.concatenate([reverb.process(dry[i : i + 480]) for i in range(0, dry.size, 480)])
+    expected = dry + np.convolve(dry, ir)[: dry.size]
+    assert np.abs(out - expected).max() < 1e-9 * np.abs(expected).max()
+
+
+def test_engine_reverb_is_the_training_synths(demo: LoadedModel) -> None:
+    """At the training rate the wet engine = dry engine + dry * h; block size does not matter;
+    at 48 kHz the resampled IR keeps the wet level."""
+    rng = np.random.default_rng(2)
+    ir = 0.05 * rng.normal(size=4800) * np.exp(-np.arange(4800) / 1500)
+    ir[0] = 0.0
+    rate = demo.meta.sample_rate
+    dry = render(Engine(demo, sample_rate=rate), busy_score(), 1.2)
+    wet_model = with_reverb(demo, ir)
+    wet = render(Engine(wet_model, sample_rate=rate), busy_score(), 1.2, blocksize=77)
+    expected = dry + np.convolve(dry, ir)[: dry.size]
+    assert np.abs(wet - dry).max() > 0.01  # the reverb is heard
+    assert np.abs(wet - expected).max() < 1e-5
+    dry48 = render(Engine(demo, sample_rate=48000), busy_score(), 1.2)
+    wet48 = render(Engine(wet_model, sample_rate=48000), busy_score(), 1.2)
+    ratio_24 = np.sum((wet - dry) ** 2) / np.sum(dry**2)
+    ratio_48 = np.sum((wet48 - dry48) ** 2) / np.sum(dry48**2)
+    assert ratio_48 == pytest.approx(ratio_24, rel=0.1)
+    with pytest.raises(ParameterError, match="22050 Hz is not"):
+        Engine(with_reverb(demo, ir), sample_rate=22050)

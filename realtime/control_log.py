@@ -1,0 +1,183 @@
+"""The control log: what `grow-live --record-osc` writes and `grow-render --osc-log` replays.
+
+JSON Lines. The first line is a header, then one line per control the engine applied, stamped
+with the engine's sample position (the first sample of the segment it took effect in), then a
+footer written when the session stops:
+
+    {"format": "timbre-grower-control-log", "version": 1, "sample_rate": 48000, "seed": 0,
+     "model": "demo.onnx", "model_sha256": "..."}
+    {"pos": 0, "action": "loudness_db", "args": [-15.0]}
+    {"pos": 96000, "action": "note_on", "args": [60.0, 0.8]}
+    {"end": 480000, "fade": 960}
+
+`action` is a parameter name (realtime.params) or an engine action (Engine.apply); replaying
+each line with `Engine.apply` before sample `pos` reproduces the live output sample for sample.
+The footer says how many samples were played and how long the closing fade-out was. A log cut
+short (the player was killed) has no footer: the replay then ends one second after the last
+control. The writer appends to `NAME.partial` and renames it to NAME when the session stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from export.errors import ParameterError
+from realtime.engine import ACTIONS
+from realtime.params import SPECS
+
+LOG_FORMAT = "timbre-grower-control-log"
+LOG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LoggedControl:
+    position: int  # output sample at which it takes effect
+    action: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class ControlLog:
+    sample_rate: int
+    seed: int
+    model_sha256: str
+    controls: list[LoggedControl]
+    end: int  # samples played
+    fade: int  # samples of fade-out ending at `end`
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _jsonable(args: tuple) -> list[Any]:
+    return [a.tolist() if isinstance(a, np.ndarray) else a for a in args]
+
+
+class ControlLogWriter:
+    """Appends controls drained from an engine's recorder deque (call `drain` from a non-real-
+    time thread), line-buffered so that a killed session keeps what it had written."""
+
+    def __init__(self, path: Path, *, sample_rate: int, seed: int, model_path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial")
+        self._file: IO[str] | None = self.partial.open("w", buffering=1)
+        header = {
+            "format": LOG_FORMAT,
+            "version": LOG_VERSION,
+            "sample_rate": sample_rate,
+            "seed": seed,
+            "model": model_path.name,
+            "model_sha256": file_sha256(model_path),
+        }
+        self._file.write(json.dumps(header) + "\n")
+        self.written = 0
+
+    def drain(self, recorder: deque[tuple[int, str, tuple]]) -> None:
+        assert self._file is not None
+        while recorder:
+            position, action, args = recorder.popleft()
+            line = {"pos": position, "action": action, "args": _jsonable(args)}
+            self._file.write(json.dumps(line) + "\n")
+            self.written += 1
+
+    def close(self, *, end: int, fade: int) -> None:
+        """Write the footer and move the log to its final name."""
+        if self._file is None:
+            return
+        self._file.write(json.dumps({"end": end, "fade": fade}) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        os.replace(self.partial, self.path)
+
+
+def _check_args(action: str, args: Any, where: str) -> tuple:
+    if not isinstance(args, list):
+        raise ParameterError(f"{where}: 'args' must be a list")
+    for a in args:
+        numbers = a if isinstance(a, list) else [a]
+        for x in numbers:
+            if isinstance(x, float) and not math.isfinite(x):
+                raise ParameterError(f"{where}: argument {x!r} is not finite")
+    if action == "set_mask":
+        return (np.asarray(args[0], np.float32),) if args else ()
+    return tuple(args)
+
+
+def read_control_log(path: Path) -> ControlLog:
+    """Parse and check a control log; ParameterError naming the file and line otherwise."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParameterError(f"{path}: cannot read the control log ({err})") from None
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != LOG_FORMAT:
+        raise ParameterError(f"{path}: not a Timbre Grower control log (no header line)")
+    records = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            if number == len(lines):  # the player was killed mid-line: keep what came before
+                break
+            raise ParameterError(f"{path}:{number}: not a JSON line") from None
+        if not isinstance(record, dict):
+            raise ParameterError(f"{path}:{number}: expected a JSON object")
+        records.append((number, record))
+    if header.get("version") != LOG_VERSION:
+        raise ParameterError(
+            f"{path}: control log version {header.get('version')!r}; this build reads "
+            f"version {LOG_VERSION}"
+        )
+    rate, seed = header.get("sample_rate"), header.get("seed", 0)
+    if not isinstance(rate, int) or rate <= 0 or not isinstance(seed, int):
+        raise ParameterError(f"{path}:1: header needs an integer sample_rate and seed")
+    controls: list[LoggedControl] = []
+    end, fade = None, 0
+    for number, record in records[1:]:
+        where = f"{path}:{number}"
+        if "end" in record:
+            end, fade = record["end"], record.get("fade", 0)
+            if not (isinstance(end, int) and isinstance(fade, int) and 0 <= fade <= end):
+                raise ParameterError(f"{where}: footer needs integers 0 <= fade <= end")
+            break
+        position, action = record.get("pos"), record.get("action")
+        if not isinstance(position, int) or position < 0:
+            raise ParameterError(f"{where}: 'pos' must be a sample position >= 0")
+        if controls and position < controls[-1].position:
+            raise ParameterError(f"{where}: positions must not go backwards")
+        if action not in ACTIONS and action not in SPECS:
+            raise ParameterError(f"{where}: unknown action {action!r}")
+        controls.append(
+            LoggedControl(position, action, _check_args(action, record.get("args"), where))
+        )
+    if end is None:
+        end = (controls[-1].position if controls else 0) + rate
+    return ControlLog(
+        sample_rate=rate,
+        seed=seed,
+        model_sha256=str(header.get("model_sha256", "")),
+        controls=controls,
+        end=end,
+        fade=fade,
+    )

@@ -1,0 +1,126 @@
+"""Controls posted from another thread, recorded with their sample positions, replay exactly."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.errors import ParameterError
+from realtime.control_log import ControlLogWriter, read_control_log
+from realtime.engine import Engine
+from realtime.model import LoadedModel
+from realtime.render import render
+from realtime.render_cli import demo_model_path
+from realtime.score import Event
+
+POSTS = [  # (block index, action, args): what a performer's OSC client might send
+    (0, "loudness_db", (-18.0,)),
+    (3, "note_on", (62.0, 0.8)),
+    (40, "bend_semitones", (0.7,)),
+    (41, "nca_rate", (30.0,)),
+    (90, "note_on", (67.5, 1.0)),
+    (91, "select_timbre", ("nope",)),  # rejected when applied: not recorded
+    (120, "mask_blend", (0.3,)),
+    (150, "nca_perturb", (0.5,)),
+    (151, "nca_step", (4,)),
+    (190, "note_off", (67.5,)),
+    (230, "nca_reset", ()),
+    (231, "note_on", (60.0, 0.5)),
+]
+
+
+def play_live(engine: Engine, blocks: int, blocksize: int) -> np.ndarray:
+    """Post the controls from a second thread between blocks, as an OSC server would."""
+    out = np.empty(blocks * blocksize, np.float32)
+    for b in range(blocks):
+        todo = [(a, args) for when, a, args in POSTS if when == b]
+        if todo:
+            poster = threading.Thread(target=lambda t=todo: [engine.post(a, x) for a, x in t])
+            poster.start()
+            poster.join()
+        engine.process(blocksize, out=out[b * blocksize : (b + 1) * blocksize])
+    return out
+
+
+@pytest.mark.parametrize("blocksize", [64, 128, 333])
+def test_record_then_replay_gives_the_same_samples(
+    demo: LoadedModel, tmp_path: Path, blocksize: int
+) -> None:
+    live = Engine(demo, sample_rate=48000, seed=3)
+    live.recorder = deque()
+    played = play_live(live, 96000 // blocksize, blocksize)
+    assert live.rejected == 1
+    path = tmp_path / "session.jsonl"
+    writer = ControlLogWriter(path, sample_rate=48000, seed=3, model_path=demo_model_path())
+    writer.drain(live.recorder)
+    writer.close(end=played.shape[0], fade=0)
+    assert writer.written == len(POSTS) - 1
+    log = read_control_log(path)
+    events = [Event(c.position / 48000, 1, c.action, c.args) for c in log.controls]
+    replay = render(Engine(demo, sample_rate=48000, seed=log.seed), events, log.end / 48000)
+    assert np.abs(played).max() > 0.01
+    assert np.abs(replay - played).max() <= 1e-6
+    # The recording matters: the same controls applied a frame late give another signal.
+    late = [Event(e.time_s + 0.01, 1, e.action, e.args) for e in events]
+    shifted = render(Engine(demo, sample_rate=48000, seed=3), late, log.end / 48000)
+    assert np.abs(shifted - played).max() > 1e-3
+
+
+def test_a_flood_is_spread_over_frames_and_bounded(demo: LoadedModel) -> None:
+    engine = Engine(demo, sample_rate=48000)
+    accepted = sum(engine.post("loudness_db", (-30.0 + i % 7,)) for i in range(10_000))
+    assert accepted == 4096  # the inbox is bounded
+    engine.process(480)  # one segment computes one frame: at most 256 controls applied
+    assert len(engine.inbox) == 4096 - 256
+    engine.post("gain_db", (float("nan"),))
+    engine.post("no_such_parameter", (1.0,))
+    engine.post("note_on", ("sixty",))
+    engine.process(48000)
+    assert not engine.inbox and engine.rejected == 3
+
+
+def write_log(path: Path, *lines: str) -> Path:
+    header = (
+        '{"format": "timbre-grower-control-log", "version": 1, "sample_rate": 48000, "seed": 0}'
+    )
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"pos": 5, "action": "warp_drive", "args": [1]}'], "unknown action 'warp_drive'"),
+        (['{"pos": -1, "action": "gain_db", "args": [1]}'], "'pos' must be a sample position"),
+        (
+            ['{"pos": 9, "action": "gain_db", "args": [1]}', '{"pos": 2, "action": "gain_db"}'],
+            "must not go backwards",
+        ),
+        (['{"pos": 1, "action": "gain_db", "args": [NaN]}', "{}"], "is not finite"),
+        (["not json", '{"end": 5}'], ":2: not a JSON line"),
+        (['{"end": 5, "fade": 9}'], "0 <= fade <= end"),
+    ],
+)
+def test_bad_logs_are_named(tmp_path: Path, lines: list[str], message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        read_control_log(write_log(tmp_path / "bad.jsonl", *lines))
+
+
+def test_header_and_cut_short_logs(tmp_path: Path) -> None:
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"hello": 1}\n')
+    with pytest.raises(ParameterError, match="not a Timbre Grower control log"):
+        read_control_log(other)
+    future = tmp_path / "future.jsonl"
+    future.write_text('{"format": "timbre-grower-control-log", "version": 7}\n')
+    with pytest.raises(ParameterError, match="version 7; this build reads version 1"):
+        read_control_log(future)
+    cut = write_log(tmp_path / "cut.jsonl", '{"pos": 480, "action": "note_on", "args": [60, 1]}')
+    cut.write_text(cut.read_text() + '{"pos": 960, "act')  # killed mid-line
+    log = read_control_log(cut)
+    assert [c.action for c in log.controls] == ["note_on"]
+    assert (log.end, log.fade) == (480 + 48000, 0)
