@@ -1,0 +1,286 @@
+"""`grow-live [--model m.onnx]`: play a model through the sound card, steered over OSC and MIDI.
+
+Everything is checked before a device opens: the model, the device, the rate, the block size,
+the OSC port. Ctrl-C or SIGTERM fades out over 20 ms and exits 0; the recordings are completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from export.errors import ParameterError, run_cli
+
+BLOCKSIZE_RANGE = (32, 2048)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grow-live", description=__doc__.split("\n")[0])
+    p.add_argument("--model", type=Path, help="artifact from grow-export (default: demo model)")
+    p.add_argument("--list-devices", action="store_true", help="list audio outputs and exit")
+    p.add_argument("--device", help="output device: index or part of its name")
+    p.add_argument("--host-api", help="audio host API (part of its name: alsa, jack, ...)")
+    p.add_argument("--samplerate", type=int, help="Hz (default: the device's)")
+    p.add_argument("--blocksize", type=int, default=128, help="samples per callback, 32..2048")
+    p.add_argument("--latency", default="low", help="'low', 'high' or seconds (PortAudio)")
+    p.add_argument("--channels", type=int, help="output channels (default: up to 2)")
+    p.add_argument(
+        "--compute",
+        choices=["callback", "thread"],
+        default="callback",
+        help="run the engine in the audio callback or in a producer thread (see README)",
+    )
+    osc = p.add_argument_group("OSC")
+    osc.add_argument("--osc-host", default="127.0.0.1", help="address to listen on")
+    osc.add_argument("--osc-port", type=int, default=9000)
+    osc.add_argument("--osc-allow", default="", help="comma-separated client IPs/networks")
+    midi = p.add_argument_group("MIDI (extra: timbre-grower[midi])")
+    midi.add_argument("--midi-port", help="MIDI input: name or part of it")
+    midi.add_argument("--list-midi", action="store_true", help="list MIDI inputs and exit")
+    rec = p.add_argument_group("recording")
+    rec.add_argument("--record-osc", type=Path, help="control log for grow-render --osc-log")
+    rec.add_argument("--record-wav", type=Path, help="write what was played (float WAV)")
+    start = p.add_argument_group("initial settings")
+    start.add_argument("--timbre", help="timbre preset (default: the first)")
+    start.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
+    start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
+    start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
+    p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    p.add_argument("--quiet", action="store_true", help="no status line")
+    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
+    return p
+
+
+def import_sounddevice() -> Any:
+    try:
+        import sounddevice as sd
+    except OSError as err:  # PortAudio missing
+        raise ParameterError(f"cannot load PortAudio ({err}); install libportaudio2") from None
+    return sd
+
+
+def list_devices(sd: Any) -> str:
+    apis = sd.query_hostapis()
+    lines = []
+    for index, dev in enumerate(sd.query_devices()):
+        if dev["max_output_channels"] > 0:
+            api = apis[dev["hostapi"]]["name"]
+            lines.append(
+                f"{index:3d}  {dev['name']}  [{api}]  {dev['max_output_channels']} out, "
+                f"{dev['default_samplerate']:.0f} Hz"
+            )
+    return "\n".join(lines) or "no audio output devices found"
+
+
+def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
+    """The output device index for --device / --host-api; ParameterError naming the choices."""
+    apis = sd.query_hostapis()
+    devices = sd.query_devices()
+    outputs = [i for i, d in enumerate(devices) if d["max_output_channels"] > 0]
+    if host_api is not None:
+        chosen = [i for i, a in enumerate(apis) if host_api.lower() in a["name"].lower()]
+        if not chosen:
+            names = ", ".join(a["name"] for a in apis)
+            raise ParameterError(f"--host-api {host_api!r}: no such host API (have: {names})")
+        outputs = [i for i in outputs if devices[i]["hostapi"] in chosen]
+    if device is not None:
+        if device.isdigit():
+            if int(device) not in outputs:
+                raise ParameterError(f"--device {device}: no such output device (--list-devices)")
+            return int(device)
+        named = [i for i in outputs if device.lower() in devices[i]["name"].lower()]
+        if len(named) != 1:
+            what = "no output device" if not named else "several output devices"
+            raise ParameterError(f"--device {device!r}: {what} match (see --list-devices)")
+        return named[0]
+    if host_api is None:
+        default = sd.default.device[1]
+        if isinstance(default, int) and default in outputs:
+            return default
+    for i in outputs:  # the host API's default, else the first output there is
+        if apis[devices[i]["hostapi"]]["default_output_device"] == i:
+            return i
+    if outputs:
+        return outputs[0]
+    raise ParameterError("no audio output device found (see --list-devices)")
+
+
+def check_numbers(args: argparse.Namespace) -> float | str:
+    low, high = BLOCKSIZE_RANGE
+    if not low <= args.blocksize <= high:
+        raise ParameterError(f"--blocksize {args.blocksize} must be in {low}..{high}")
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise ParameterError(f"--seconds {args.seconds} must be a positive number")
+    if args.latency in ("low", "high"):
+        return str(args.latency)
+    try:
+        latency = float(args.latency)
+    except ValueError:
+        latency = -1.0
+    if not (math.isfinite(latency) and 0 < latency <= 1):
+        raise ParameterError(f"--latency {args.latency!r} must be 'low', 'high' or 0..1 seconds")
+    return latency
+
+
+def status_values(engine: Any, player: Any, server: Any) -> list:
+    """The /grow/status reply: see docs/OSC.md."""
+    voice = engine.voice
+    loads = player.recent_loads(256)
+    return [
+        player.played / engine.sample_rate,  # time_s
+        float(voice.current.f0_hz),
+        engine.smoother.value("loudness_db"),
+        int(voice.nca_step_count),
+        engine.smoother.value("nca_rate"),
+        engine.smoother.value("mask_blend"),
+        int(player.underflows),
+        float(100 * loads.max()) if loads.size else 0.0,
+        int(server.accepted),
+        int(server.rejected_total),
+        int(voice.envelope.level > 0),
+    ]
+
+
+def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
+    loads = player.recent_loads(256)
+    load = f"{100 * loads.mean():4.0f}% avg {100 * loads.max():4.0f}% max" if loads.size else "-"
+    return (
+        f"load {load} | xruns {player.underflows} | {engine.voice.current.f0_hz:7.1f} Hz "
+        f"{engine.smoother.value('loudness_db'):6.1f} dB | NCA step "
+        f"{engine.voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
+        f"OSC {rate:5.0f} msg/s, {server.rejected_total} rejected"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from realtime.control_log import ControlLogWriter
+    from realtime.engine import Engine
+    from realtime.midi_input import MidiInput, list_midi_ports
+    from realtime.model import load_model
+    from realtime.osc_server import OscServer, parse_allow_list
+    from realtime.player import LivePlayer, StreamOptions
+    from realtime.render_cli import demo_model_path
+
+    if args.list_midi:
+        print("\n".join(list_midi_ports()) or "no MIDI inputs")
+        return 0
+    sd = import_sounddevice()
+    if args.list_devices:
+        print(list_devices(sd))
+        return 0
+    latency = check_numbers(args)
+    allow = parse_allow_list(args.osc_allow)
+    model_path = args.model or demo_model_path()
+    model = load_model(model_path, provider=args.provider)
+    device = choose_device(sd, args.device, args.host_api)
+    info = sd.query_devices(device)
+    rate = args.samplerate or int(info["default_samplerate"])
+    channels = args.channels or min(2, info["max_output_channels"])
+    if not 1 <= channels <= info["max_output_channels"]:
+        raise ParameterError(
+            f"--channels {channels}: {info['name']} has {info['max_output_channels']} outputs"
+        )
+    try:
+        sd.check_output_settings(device=device, samplerate=rate, channels=channels)
+    except Exception as err:
+        raise ParameterError(f"{info['name']} cannot play {rate} Hz ({err})") from None
+    engine = Engine(model, sample_rate=rate, seed=args.seed)
+    for out in (args.record_osc, args.record_wav):
+        if out is not None and out.exists():
+            raise ParameterError(f"{out} exists; choose another name")
+    server = OscServer(engine, host=args.osc_host, port=args.osc_port, allow=allow)
+    midi = MidiInput(engine, args.midi_port) if args.midi_port else None
+    writer = None
+    if args.record_osc is not None:
+        from collections import deque
+
+        engine.recorder = deque()
+        writer = ControlLogWriter(
+            args.record_osc, sample_rate=rate, seed=args.seed, model_path=model_path
+        )
+    # Initial settings go through the inbox too, so that a recording replays them.
+    if args.timbre is not None and args.timbre not in engine.presets:
+        raise ParameterError(
+            f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
+        )
+    for control in (
+        ("loudness_db", (args.loudness,)),
+        ("gain_db", (args.gain,)),
+        ("nca_rate", (args.nca_rate,)),
+        *([("select_timbre", (args.timbre,))] if args.timbre else []),
+    ):
+        engine.post(*control)
+    player = LivePlayer(
+        engine, blocksize=args.blocksize, compute=args.compute, record_wav=args.record_wav
+    )
+    server.status = lambda: status_values(engine, player, server)
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        player.start(StreamOptions(device=device, latency=latency, channels=channels))
+    except Exception as err:
+        server.stop()
+        raise ParameterError(f"cannot open {info['name']} at {rate} Hz ({err})") from None
+    server.start()
+    latency_ms = 1000 * (player.stream.latency + player.latency_samples / rate)
+    print(
+        f"grow-live: {model_path.name} on {info['name']} at {rate} Hz, block {args.blocksize}, "
+        f"latency {latency_ms:.1f} ms; OSC on {args.osc_host}:{server.port}",
+        file=sys.stderr,
+    )
+    tty = sys.stderr.isatty() and not args.quiet
+    started = last = time.monotonic()
+    last_accepted = 0
+    while not stop["now"]:
+        time.sleep(0.05)
+        now = time.monotonic()
+        if writer is not None and engine.recorder is not None:
+            writer.drain(engine.recorder)
+        if args.seconds is not None and now - started >= args.seconds:
+            break
+        if tty and now - last >= 0.25:
+            rate_msgs = (server.accepted - last_accepted) / (now - last)
+            last, last_accepted = now, server.accepted
+            print("\r" + status_line(engine, player, server, rate_msgs), end="", file=sys.stderr)
+    player.stop()
+    server.stop()
+    if midi is not None:
+        midi.close()
+    if writer is not None and engine.recorder is not None:
+        writer.drain(engine.recorder)
+        if player.fade_start is not None:
+            writer.close(end=player.fade_start + player.fade.shape[0], fade=player.fade.shape[0])
+        else:  # the stream ended without its fade
+            writer.close(end=player.played, fade=0)
+    if tty:
+        print(file=sys.stderr)
+    loads = player.recent_loads(4096)
+    print(
+        f"grow-live: played {player.played / rate:.1f} s, {player.underflows} underflows, "
+        f"{player.errors} callback errors, callback load p99 "
+        f"{100 * (float(sorted(loads)[int(0.99 * (len(loads) - 1))]) if loads.size else 0):.0f}%; "
+        f"OSC {server.accepted} accepted, {server.rejected_total} rejected "
+        f"({', '.join(f'{k}: {v}' for k, v in server.rejected.items()) or 'none'})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli("grow-live", build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The OSC namespace of ARCHITECTURE.md as a table: address -> argument check -> engine control.
+
+Each route turns the arguments of a decoded message into one engine control (action, args) or
+refuses them with OscValueError naming the problem. Numbers may come as int or float (controller
+apps send either); NaN and inf are refused; out-of-range values are clamped (and counted). A
+trigger address also accepts one number, so a controller's button works: 0 (release) is ignored.
+docs/OSC.md is generated from this table (`python -m realtime.osc_docs`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from export.errors import GrowError
+from realtime.osc_wire import OscArg
+from realtime.params import SPECS
+
+Control = tuple[str, tuple]
+
+
+class OscValueError(GrowError):
+    """A well-formed message whose arguments are wrong for its address."""
+
+
+@dataclass
+class Clamp:
+    """Counts the values clamped into range (read by the server's counters)."""
+
+    count: int = 0
+
+    def __call__(self, value: float, low: float, high: float) -> float:
+        if value < low or value > high:
+            self.count += 1
+            return min(max(value, low), high)
+        return value
+
+
+@dataclass(frozen=True)
+class Route:
+    address: str
+    signature: str  # for the docs: "f note [f velocity]"
+    doc: str
+    convert: Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Control | None]
+    parameter: str | None = None  # the parameter it sets (unit, range, default, smoothing)
+
+
+def number(args: tuple[OscArg, ...], index: int, name: str) -> float:
+    if index >= len(args):
+        raise OscValueError(f"missing argument {name}")
+    value = args[index]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OscValueError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise OscValueError(f"{name}={value} is not finite")
+    return float(value)
+
+
+def arity(args: tuple[OscArg, ...], low: int, high: int) -> None:
+    if not low <= len(args) <= high:
+        expected = str(low) if low == high else f"{low} to {high}"
+        raise OscValueError(f"takes {expected} arguments, got {len(args)}")
+
+
+def parameter(name: str) -> Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Control]:
+    spec = SPECS[name]
+
+    def convert(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+        arity(args, 1, 1)
+        return name, (clamp(number(args, 0, spec.unit), spec.low, spec.high),)
+
+    return convert
+
+
+def parameter_route(address: str, name: str, signature: str) -> Route:
+    return Route(address, signature, SPECS[name].doc, parameter(name), name)
+
+
+def trigger(action: str) -> Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Control | None]:
+    def convert(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control | None:
+        arity(args, 0, 1)
+        if args and number(args, 0, "button") == 0.0:
+            return None  # a controller button's release
+        return action, ()
+
+    return convert
+
+
+def note_on(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 1, 2)
+    note = clamp(number(args, 0, "note"), 0.0, 127.0)
+    velocity = clamp(number(args, 1, "velocity"), 0.0, 1.0) if len(args) > 1 else 1.0
+    return "note_on", (note, velocity)
+
+
+def note_off(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 0, 1)
+    return "note_off", (number(args, 0, "note"),) if args else ()
+
+
+def timbre(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 1, 1)
+    value = args[0]
+    if isinstance(value, str):
+        if value not in presets:
+            raise OscValueError(f"unknown timbre {value!r}")
+        return "select_timbre", (value,)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "select_timbre", (presets[int(clamp(value, 0, len(presets) - 1))],)
+    position = clamp(number(args, 0, "position"), 0.0, 1.0)
+    return "select_timbre", (presets[round(position * (len(presets) - 1))],)
+
+
+def morph(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 3, 3)
+    a, b = args[0], args[1]
+    for name in (a, b):
+        if not isinstance(name, str) or name not in presets:
+            raise OscValueError(f"unknown timbre {name!r}")
+    return "morph_timbre", (a, b, clamp(number(args, 2, "x"), 0.0, 1.0))
+
+
+def nca_step(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 0, 1)
+    n = number(args, 0, "n") if args else 1.0
+    if n != int(n):
+        raise OscValueError(f"n={n} must be a whole number of steps")
+    return "nca_step", (int(clamp(n, 0, 1000)),)
+
+
+def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 1, 1)
+    return "nca_perturb", (clamp(number(args, 0, "fraction"), 0.0, 1.0),)
+
+
+STATUS_ADDRESS = "/grow/status"
+ROUTES = {
+    route.address: route
+    for route in (
+        Route(
+            "/grow/note",
+            "f note [f velocity]",
+            "MIDI note (float = microtonal), gate on; velocity 0..1",
+            note_on,
+        ),
+        Route(
+            "/grow/note/off",
+            "[f note]",
+            "gate off (release); with a note, only if it is the sounding one",
+            note_off,
+        ),
+        parameter_route("/grow/pitch", "pitch_hz", "f hz"),
+        parameter_route("/grow/bend", "bend_semitones", "f semitones"),
+        parameter_route("/grow/loudness", "loudness_db", "f db"),
+        parameter_route("/grow/gain", "gain_db", "f db"),
+        parameter_route("/grow/noise", "noise_db", "f db"),
+        Route("/grow/timbre", "i index | s name | f 0..1", "select a timbre preset", timbre),
+        Route("/grow/timbre/morph", "s a, s b, f x", "morph between two presets (x 0..1)", morph),
+        parameter_route("/grow/nca/rate", "nca_rate", "f steps_per_s"),
+        Route(
+            "/grow/nca/step", "[i n]", "advance n NCA steps now (default 1, at most 1000)", nca_step
+        ),
+        Route(
+            "/grow/nca/reset", "[f button]", "reseed: back to the fundamental", trigger("nca_reset")
+        ),
+        Route(
+            "/grow/nca/perturb",
+            "f fraction",
+            "damage that fraction of cells; the NCA regrows",
+            nca_perturb,
+        ),
+        parameter_route("/grow/mask/blend", "mask_blend", "f 0..1"),
+    )
+}
+
+
+def translate(
+    address: str, args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp
+) -> Control | None:
+    """The engine control for one message; OscValueError if the address or arguments are bad."""
+    route = ROUTES.get(address)
+    if route is None:
+        raise OscValueError("unknown address")
+    return route.convert(args, presets, clamp)

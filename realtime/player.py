@@ -1,0 +1,228 @@
+"""Live playback: the engine's blocks through a sounddevice (PortAudio) output stream.
+
+Two ways to feed the callback (`compute`):
+- "callback": the callback calls `Engine.process` into a preallocated buffer. No latency beyond
+  the device's buffer and the engine's control frame.
+- "thread": a producer thread keeps a preallocated ring `prefill` blocks ahead and the callback
+  only copies out of it (it allocates nothing and never waits). It absorbs a slow frame at the
+  price of `prefill` blocks of latency.
+bench/live.py measures both; the default is the one that measured better (see README).
+
+The callback never blocks, never prints, always fills the whole buffer (silence on error) and
+counts underflows, errors and its own time as a fraction of the block period. A stop request
+fades out over 20 ms from the next block, then the stream is stopped: never a click. With
+`record_wav`, the callback copies every played block into a second ring that a writer thread
+drains to a float WAV (what was played, sample for sample).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from realtime.engine import Engine
+from realtime.fade import fade_curve, fade_samples
+from realtime.ring import RingBuffer
+
+LOAD_HISTORY = 4096  # callback loads kept for the status line and the bench
+
+
+@dataclass
+class StreamOptions:
+    device: int | None = None  # PortAudio device index (None: the host's default output)
+    latency: float | str = "low"
+    channels: int = 2
+
+
+class LivePlayer:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        blocksize: int = 128,
+        compute: str = "callback",
+        prefill: int = 2,
+        record_wav: Path | None = None,
+    ) -> None:
+        if compute not in ("callback", "thread"):
+            raise ValueError(f"compute={compute!r} must be 'callback' or 'thread'")
+        self.engine = engine
+        self.blocksize = blocksize
+        self.compute = compute
+        self.rate = engine.sample_rate
+        self.period = blocksize / self.rate  # s
+        self.mono = np.zeros(8192, np.float32)  # the callback's scratch; PortAudio may ask more
+        self.ring = RingBuffer(max(prefill, 1) * blocksize) if compute == "thread" else None
+        self.prefill = prefill
+        self.fade = fade_curve(fade_samples(self.rate))
+        # counters (written by the callback, read by the status line and the bench)
+        self.played = 0  # samples handed to the device
+        self.callbacks = 0
+        self.underflows = 0  # PortAudio's output_underflow flags
+        self.errors = 0  # exceptions inside the callback (the block was silenced)
+        self.starved = 0  # thread mode: blocks the ring could not fill
+        self.loads = np.zeros(LOAD_HISTORY)  # callback time / block period, most recent last
+        self.fade_start: int | None = None  # played position where the fade-out began
+        self.finished = threading.Event()
+        self._stop_requested = False
+        self._producing = False
+        self._producer: threading.Thread | None = None
+        self.stream: Any = None
+        self.wav_ring: RingBuffer | None = None
+        self.record_overflows = 0
+        self._recording = False
+        self._recorder: threading.Thread | None = None
+        self.record_path = record_wav
+        if record_wav is not None:
+            self.wav_ring = RingBuffer(4 * self.rate)
+
+    # -- the real-time path ---------------------------------------------------------------------
+    def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's callback: fill outdata [frames, channels] float32."""
+        start = time.perf_counter()
+        try:
+            if status.output_underflow:
+                self.underflows += 1
+            if frames > self.mono.shape[0] or self.finished.is_set():
+                outdata.fill(0.0)
+                return
+            mono = self.mono[:frames]
+            if self.compute == "callback":
+                self.engine.process(frames, out=mono)
+            else:
+                assert self.ring is not None
+                got = self.ring.pop(mono)
+                if got < frames:
+                    mono[got:] = 0.0
+                    self.starved += 1
+            self._fade(mono, frames)
+            outdata[:] = mono[:, None]
+            if self.wav_ring is not None and self.wav_ring.push(mono) < frames:
+                self.record_overflows += 1
+            self.played += frames
+        except Exception:
+            outdata.fill(0.0)
+            self.errors += 1
+        finally:
+            self.loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - start) / (
+                frames / self.rate
+            )
+            self.callbacks += 1
+
+    def _fade(self, mono: np.ndarray, frames: int) -> None:
+        if self._stop_requested and self.fade_start is None:
+            self.fade_start = self.played
+        if self.fade_start is None:
+            return
+        done = self.played - self.fade_start
+        length = self.fade.shape[0]
+        n = max(0, min(frames, length - done))
+        mono[:n] *= self.fade[done : done + n]
+        mono[n:] = 0.0
+        if done + frames >= length:
+            self.finished.set()
+
+    # -- threads ----------------------------------------------------------------------------------
+    def _produce(self) -> None:
+        assert self.ring is not None
+        block = np.zeros(self.blocksize, np.float32)
+        while self._producing:
+            if self.ring.free() >= self.blocksize:
+                self.engine.process(self.blocksize, out=block)
+                self.ring.push(block)
+            else:
+                time.sleep(self.period / 4)
+
+    def _record(self, path: Path) -> None:
+        import soundfile as sf
+
+        assert self.wav_ring is not None
+        chunk = np.zeros(self.rate // 10, np.float32)
+        with sf.SoundFile(path, "w", self.rate, 1, subtype="FLOAT", format="WAV") as wav:
+            while True:
+                n = self.wav_ring.pop(chunk)
+                if n:
+                    wav.write(chunk[:n])
+                elif not self._recording:
+                    break
+                else:
+                    time.sleep(0.02)
+
+    # -- control ----------------------------------------------------------------------------------
+    def prime(self) -> None:
+        """Warm up onnxruntime and numpy on a scratch engine, and fill the ring (thread mode)."""
+        scratch = Engine(self.engine.model, sample_rate=self.rate, seed=self.engine.seed)
+        scratch.process(self.rate // 10)
+        if self.ring is not None:
+            block = np.zeros(self.blocksize, np.float32)
+            for _ in range(self.prefill):
+                self.engine.process(self.blocksize, out=block)
+                self.ring.push(block)
+
+    def start(self, options: StreamOptions) -> None:
+        import sounddevice as sd
+
+        sys.setswitchinterval(0.001)  # the callback waits less for the GIL (ENVIRONMENT.md)
+        self.prime()
+        if self.record_path is not None:
+            self._recording = True
+            partial = self.record_path.with_name(self.record_path.name + ".partial")
+            self._recorder = threading.Thread(target=self._record, args=(partial,), daemon=True)
+            self._recorder.start()
+        if self.ring is not None:
+            self._producing = True
+            self._producer = threading.Thread(target=self._produce, name="engine", daemon=True)
+            self._producer.start()
+        self.stream = sd.OutputStream(
+            samplerate=self.rate,
+            blocksize=self.blocksize,
+            device=options.device,
+            channels=options.channels,
+            dtype="float32",
+            latency=options.latency,
+            callback=self.callback,
+        )
+        self.stream.start()
+
+    def request_stop(self) -> None:
+        """Fade out from the next block (safe from a signal handler)."""
+        self._stop_requested = True
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Fade out, stop the stream, finish the threads and the WAV."""
+        import os
+
+        self.request_stop()
+        if self.stream is not None:
+            self.finished.wait(timeout)
+            self.stream.stop()
+            self.stream.close()
+            self.stream = None
+        self.finished.set()
+        self._producing = False
+        if self._producer is not None:
+            self._producer.join(timeout=2.0)
+        if self._recorder is not None and self.record_path is not None:
+            self._recording = False
+            self._recorder.join(timeout=10.0)
+            os.replace(
+                self.record_path.with_name(self.record_path.name + ".partial"), self.record_path
+            )
+            self._recorder = None
+
+    @property
+    def latency_samples(self) -> int:
+        """Ours: the engine's control frame plus, in thread mode, the ring's prefill."""
+        ring = self.prefill * self.blocksize if self.ring is not None else 0
+        return self.engine.latency_samples + ring
+
+    def recent_loads(self, n: int) -> np.ndarray:
+        """The last n callback loads (fractions of the block period)."""
+        n = min(n, self.callbacks, LOAD_HISTORY)
+        return np.roll(self.loads, -(self.callbacks % LOAD_HISTORY))[-n:] if n else np.zeros(0)
