@@ -33,8 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--compute",
         choices=["callback", "thread"],
-        default="callback",
-        help="run the engine in the audio callback or in a producer thread (see README)",
+        default="thread",
+        help="run the engine in a producer thread feeding a ring (default) or in the callback",
+    )
+    p.add_argument(
+        "--prefill", type=int, help="thread mode: blocks kept ready, 1..16 (default: 256 samples)"
     )
     osc = p.add_argument_group("OSC")
     osc.add_argument("--osc-host", default="127.0.0.1", help="address to listen on")
@@ -116,6 +119,8 @@ def check_numbers(args: argparse.Namespace) -> float | str:
     low, high = BLOCKSIZE_RANGE
     if not low <= args.blocksize <= high:
         raise ParameterError(f"--blocksize {args.blocksize} must be in {low}..{high}")
+    if args.prefill is not None and not 1 <= args.prefill <= 16:
+        raise ParameterError(f"--prefill {args.prefill} must be in 1..16 blocks")
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise ParameterError(f"--seconds {args.seconds} must be a positive number")
     if args.latency in ("low", "high"):
@@ -267,6 +272,9 @@ def run(args: argparse.Namespace) -> int:
     if tty:
         print(file=sys.stderr)
     loads = player.recent_loads(4096)
+    if player.underflows:
+        first = player.underflow_at[: min(player.underflows, 16)] / rate
+        print(f"grow-live: underflows at {', '.join(f'{t:.2f}' for t in first)} s", file=sys.stderr)
     print(
         f"grow-live: played {player.played / rate:.1f} s, {player.underflows} underflows, "
         f"{player.errors} callback errors, callback load p99 "

@@ -135,6 +135,21 @@ def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) 
 
 
 STATUS_ADDRESS = "/grow/status"
+STATUS_FIELDS = (  # the reply's arguments, in order (realtime.live_cli.status_values)
+    ("f time_s", "seconds played"),
+    ("f pitch_hz", "pitch of the current control frame (Hz)"),
+    ("f loudness_db", "smoothed loudness control (dB)"),
+    ("i nca_step", "NCA steps taken since the last reset"),
+    ("f nca_rate", "NCA steps per second"),
+    ("f mask_blend", "0 = full learned timbre, 1 = NCA mask"),
+    ("i underflows", "audio underflows since the start"),
+    ("f callback_load_pct", "largest callback time of the last 256 blocks, % of a block"),
+    ("i osc_accepted", "OSC messages accepted"),
+    ("i osc_rejected", "OSC messages (or datagrams) rejected"),
+    ("i gate", "1 while a note sounds (attack, decay, sustain or release), else 0"),
+)
+
+
 ROUTES = {
     route.address: route
     for route in (
@@ -155,7 +170,7 @@ ROUTES = {
         parameter_route("/grow/loudness", "loudness_db", "f db"),
         parameter_route("/grow/gain", "gain_db", "f db"),
         parameter_route("/grow/noise", "noise_db", "f db"),
-        Route("/grow/timbre", "i index | s name | f 0..1", "select a timbre preset", timbre),
+        Route("/grow/timbre", "i index, s name or f 0..1", "select a timbre preset", timbre),
         Route("/grow/timbre/morph", "s a, s b, f x", "morph between two presets (x 0..1)", morph),
         parameter_route("/grow/nca/rate", "nca_rate", "f steps_per_s"),
         Route(

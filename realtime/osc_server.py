@@ -3,7 +3,8 @@
 Per datagram: the allow-list, then the strict decoder (realtime.osc_wire), then the namespace
 (realtime.osc_namespace), then `Engine.post` — handlers only validate and queue, they never
 touch the audio. Rejections are counted by reason and logged at most once per address per
-second. `/grow/status` is answered to the sender's address and port with the engine state.
+second. A flood is throttled to 4000 datagrams/s so that the audio threads keep the GIL; the
+kernel drops the excess. `/grow/status` is answered to the sender with the engine state.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from realtime.osc_namespace import STATUS_ADDRESS, Clamp, OscValueError, transla
 from realtime.osc_wire import OscFormatError, decode_datagram
 
 log = logging.getLogger("timbre_grower.osc")
+BURST = 40  # datagrams handled per 10 ms at most (4000/s): beyond that the thread yields the
+# GIL to the audio threads and the kernel's socket buffer drops the excess
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -107,7 +110,14 @@ class OscServer:
         self.sock.close()
 
     def _serve(self) -> None:
+        window, handled = time.monotonic(), 0
         while self._running:
+            handled += 1
+            if handled > BURST:
+                now = time.monotonic()
+                if now - window < 0.01:
+                    time.sleep(0.01 - (now - window))
+                window, handled = time.monotonic(), 0
             try:
                 data, sender = self.sock.recvfrom(65536)
             except TimeoutError:

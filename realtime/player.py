@@ -3,10 +3,13 @@
 Two ways to feed the callback (`compute`):
 - "callback": the callback calls `Engine.process` into a preallocated buffer. No latency beyond
   the device's buffer and the engine's control frame.
-- "thread": a producer thread keeps a preallocated ring `prefill` blocks ahead and the callback
-  only copies out of it (it allocates nothing and never waits). It absorbs a slow frame at the
-  price of `prefill` blocks of latency.
-bench/live.py measures both; the default is the one that measured better (see README).
+- "thread": a producer thread keeps a preallocated ring `prefill` blocks ahead (default: two
+  host buffers, at least 256 samples) and the callback only copies out of it (it allocates
+  nothing and never waits). It absorbs a slow frame and GIL jitter at the price of the ring's
+  latency.
+bench/live.py measures both: at 48 kHz / 128 the callback mode underflowed a few times in 8 s
+(a control frame costs up to ~60 % of a block and the GIL adds jitter), the thread mode with a
+256-sample ring did not, so "thread" is the default (see README's performance section).
 
 The callback never blocks, never prints, always fills the whole buffer (silence on error) and
 counts underflows, errors and its own time as a fraction of the block period. A stop request
@@ -17,6 +20,7 @@ drains to a float WAV (what was played, sample for sample).
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -30,6 +34,7 @@ from realtime.engine import Engine
 from realtime.fade import fade_curve, fade_samples
 from realtime.ring import RingBuffer
 
+PREFILL_SAMPLES = 256  # thread mode's default ring fill at any block size
 LOAD_HISTORY = 4096  # callback loads kept for the status line and the bench
 
 
@@ -46,8 +51,8 @@ class LivePlayer:
         engine: Engine,
         *,
         blocksize: int = 128,
-        compute: str = "callback",
-        prefill: int = 2,
+        compute: str = "thread",
+        prefill: int | None = None,
         record_wav: Path | None = None,
     ) -> None:
         if compute not in ("callback", "thread"):
@@ -58,17 +63,20 @@ class LivePlayer:
         self.rate = engine.sample_rate
         self.period = blocksize / self.rate  # s
         self.mono = np.zeros(8192, np.float32)  # the callback's scratch; PortAudio may ask more
-        self.ring = RingBuffer(max(prefill, 1) * blocksize) if compute == "thread" else None
-        self.prefill = prefill
+        self.auto_prefill = prefill is None
+        self.prefill = prefill or self.blocks_for(PREFILL_SAMPLES)
+        self.ring = RingBuffer(self.prefill * blocksize) if compute == "thread" else None
         self.fade = fade_curve(fade_samples(self.rate))
         # counters (written by the callback, read by the status line and the bench)
         self.played = 0  # samples handed to the device
         self.callbacks = 0
-        self.underflows = 0  # PortAudio's output_underflow flags
+        self.underflows = 0  # PortAudio's output_underflow flags + blocks the ring could not fill
+        self.underflow_at = np.zeros(16, np.int64)  # played position of the first ones
         self.errors = 0  # exceptions inside the callback (the block was silenced)
-        self.starved = 0  # thread mode: blocks the ring could not fill
         self.loads = np.zeros(LOAD_HISTORY)  # callback time / block period, most recent last
         self.fade_start: int | None = None  # played position where the fade-out began
+        self.last_callback = 0.0  # perf_counter() when the last callback began ...
+        self.played_at_last_callback = 0  # ... and what had been played by then
         self.finished = threading.Event()
         self._stop_requested = False
         self._producing = False
@@ -86,9 +94,11 @@ class LivePlayer:
     def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio's callback: fill outdata [frames, channels] float32."""
         start = time.perf_counter()
+        self.last_callback = start
+        self.played_at_last_callback = self.played
         try:
             if status.output_underflow:
-                self.underflows += 1
+                self._count_underflow()
             if frames > self.mono.shape[0] or self.finished.is_set():
                 outdata.fill(0.0)
                 return
@@ -98,9 +108,9 @@ class LivePlayer:
             else:
                 assert self.ring is not None
                 got = self.ring.pop(mono)
-                if got < frames:
+                if got < frames:  # the producer fell behind: our own underflow
                     mono[got:] = 0.0
-                    self.starved += 1
+                    self._count_underflow()
             self._fade(mono, frames)
             outdata[:] = mono[:, None]
             if self.wav_ring is not None and self.wav_ring.push(mono) < frames:
@@ -114,6 +124,11 @@ class LivePlayer:
                 frames / self.rate
             )
             self.callbacks += 1
+
+    def _count_underflow(self) -> None:
+        if self.underflows < self.underflow_at.shape[0]:
+            self.underflow_at[self.underflows] = self.played
+        self.underflows += 1
 
     def _fade(self, mono: np.ndarray, frames: int) -> None:
         if self._stop_requested and self.fade_start is None:
@@ -155,6 +170,19 @@ class LivePlayer:
                     time.sleep(0.02)
 
     # -- control ----------------------------------------------------------------------------------
+    def blocks_for(self, samples: int) -> int:
+        return max(1, -(-samples // self.blocksize))
+
+    def size_ring(self, host_latency_s: float) -> None:
+        """Default ring: two of the host's buffers (at least 256 samples). A host may call the
+        callback in bursts (JACK at a 256 period asks two 128-blocks back to back), so the ring
+        must hold one burst while the producer computes the next."""
+        if self.ring is None or not self.auto_prefill:
+            return
+        host = round(host_latency_s * self.rate)
+        self.prefill = self.blocks_for(max(PREFILL_SAMPLES, 2 * max(host, self.blocksize)))
+        self.ring = RingBuffer(self.prefill * self.blocksize)
+
     def prime(self) -> None:
         """Warm up onnxruntime and numpy on a scratch engine, and fill the ring (thread mode)."""
         scratch = Engine(self.engine.model, sample_rate=self.rate, seed=self.engine.seed)
@@ -169,16 +197,6 @@ class LivePlayer:
         import sounddevice as sd
 
         sys.setswitchinterval(0.001)  # the callback waits less for the GIL (ENVIRONMENT.md)
-        self.prime()
-        if self.record_path is not None:
-            self._recording = True
-            partial = self.record_path.with_name(self.record_path.name + ".partial")
-            self._recorder = threading.Thread(target=self._record, args=(partial,), daemon=True)
-            self._recorder.start()
-        if self.ring is not None:
-            self._producing = True
-            self._producer = threading.Thread(target=self._produce, name="engine", daemon=True)
-            self._producer.start()
         self.stream = sd.OutputStream(
             samplerate=self.rate,
             blocksize=self.blocksize,
@@ -188,6 +206,19 @@ class LivePlayer:
             latency=options.latency,
             callback=self.callback,
         )
+        self.size_ring(float(self.stream.latency))
+        self.prime()
+        gc.collect()
+        gc.freeze()  # what exists now is never scanned again: collections stay short
+        if self.record_path is not None:
+            self._recording = True
+            partial = self.record_path.with_name(self.record_path.name + ".partial")
+            self._recorder = threading.Thread(target=self._record, args=(partial,), daemon=True)
+            self._recorder.start()
+        if self.ring is not None:
+            self._producing = True
+            self._producer = threading.Thread(target=self._produce, name="engine", daemon=True)
+            self._producer.start()
         self.stream.start()
 
     def request_stop(self) -> None:

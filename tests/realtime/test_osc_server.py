@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def wait_for(condition: object, timeout: float = 5.0) -> None:
 def test_valid_messages_become_engine_controls(served: tuple[Engine, OscServer]) -> None:
     engine, server = served
     client = SimpleUDPClient("127.0.0.1", server.port)
-    sent = [
+    sent: list[tuple[str, Any]] = [
         ("/grow/note", [60, 0.5]),  # an int note is fine
         ("/grow/note/off", []),
         ("/grow/pitch", 330.0),
@@ -198,7 +199,7 @@ def test_allow_list_and_port_in_use(demo: LoadedModel, served: tuple[Engine, Osc
         ParameterError, match=f"cannot listen for OSC on 127.0.0.1:{served[1].port}"
     ):
         OscServer(engine, port=served[1].port)
-    with pytest.raises(ParameterError, match="'10.0.0.300' is not an IP address or network"):
+    with pytest.raises(ParameterError, match=r"'10\.0\.0\.300' is not an IP address or network"):
         parse_allow_list("10.0.0.1,10.0.0.300")
     guarded = OscServer(engine, port=0, allow=parse_allow_list("10.0.0.0/8"))
     guarded.start()

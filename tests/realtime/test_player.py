@@ -1,0 +1,119 @@
+"""The player's callback driven directly (as PortAudio would), the ring buffer against a list,
+the MIDI mapping with real mido messages, and the generated OSC docs."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import mido
+import numpy as np
+import pytest
+
+from export.errors import ParameterError
+from realtime.engine import Engine
+from realtime.midi_input import MidiInput, midi_control
+from realtime.model import LoadedModel
+from realtime.osc_docs import doc_path, render_osc_doc
+from realtime.osc_namespace import STATUS_FIELDS
+from realtime.player import LivePlayer
+from realtime.ring import RingBuffer
+
+OK = SimpleNamespace(output_underflow=False)
+
+
+def test_ring_buffer_matches_a_list_under_random_push_and_pop() -> None:
+    rng = np.random.default_rng(0)
+    ring, counter = RingBuffer(100), 0
+    reference: list[float] = []
+    for _ in range(5000):
+        if rng.random() < 0.5:
+            n = int(rng.integers(0, 80))
+            block = np.arange(counter, counter + n, dtype=np.float32)
+            pushed = ring.push(block)
+            assert pushed == min(n, 100 - len(reference))
+            reference += block[:pushed].tolist()
+            counter += n
+        else:
+            out = np.full(int(rng.integers(0, 80)), -1.0, np.float32)
+            popped = ring.pop(out)
+            assert out[:popped].tolist() == reference[:popped]
+            assert (out[popped:] == -1).all()
+            del reference[:popped]
+        assert ring.available() == len(reference)
+
+
+def drive(player: LivePlayer, blocks: int, channels: int = 2) -> np.ndarray:
+    out = np.empty((blocks, player.blocksize, channels), np.float32)
+    for b in range(blocks):
+        if player.ring is not None:  # what the producer thread does, in line
+            while player.ring.free() >= player.blocksize:
+                block = np.empty(player.blocksize, np.float32)
+                player.engine.process(player.blocksize, out=block)
+                player.ring.push(block)
+        player.callback(out[b], player.blocksize, None, OK)
+    return out.reshape(-1, channels)
+
+
+def test_both_compute_modes_play_the_engines_samples(demo: LoadedModel) -> None:
+    reference = Engine(demo, sample_rate=48000)
+    reference.apply("note_on", (60.0, 1.0))
+    expected = reference.process(128 * 100)
+    for mode in ("callback", "thread"):
+        engine = Engine(demo, sample_rate=48000)
+        engine.apply("note_on", (60.0, 1.0))
+        player = LivePlayer(engine, blocksize=128, compute=mode)
+        played = drive(player, 100)
+        assert np.array_equal(played[:, 0], played[:, 1])
+        assert np.array_equal(played[:, 0], expected), mode
+        assert player.errors == player.underflows == 0 and player.played == 128 * 100
+
+
+def test_stop_fades_out_without_a_click(demo: LoadedModel) -> None:
+    engine = Engine(demo, sample_rate=48000)
+    engine.apply("note_on", (57.0, 1.0))
+    player = LivePlayer(engine, blocksize=256)
+    before = drive(player, 40)[:, 0]
+    player.request_stop()
+    after = drive(player, 8)[:, 0]
+    assert player.finished.is_set() and player.fade_start == 40 * 256
+    assert np.abs(before[-2000:]).max() > 0.05
+    assert (after[960:] == 0).all()  # 20 ms at 48 kHz, then silence
+    steps = np.abs(np.diff(np.concatenate([before[-1:], after[:960]])))
+    assert steps.max() < 4 * np.abs(np.diff(before[-960:])).max()  # no jump bigger than the tone's
+
+
+def test_a_failing_block_is_silence_and_counted(demo: LoadedModel) -> None:
+    player = LivePlayer(Engine(demo, sample_rate=48000), blocksize=64)
+    out = np.ones((64, 2), np.float32)
+    player.callback(out, 64, None, SimpleNamespace())  # a status without the flag: error
+    assert player.errors == 1 and (out == 0).all()
+    player.callback(out, 64, None, SimpleNamespace(output_underflow=True))
+    assert player.underflows == 1 and player.errors == 1
+
+
+def test_midi_messages_map_to_engine_controls() -> None:
+    cases = [
+        (mido.Message("note_on", note=60, velocity=127), ("note_on", (60.0, 1.0))),
+        (mido.Message("note_on", note=60, velocity=0), ("note_off", (60.0,))),
+        (mido.Message("note_off", note=62, velocity=40), ("note_off", (62.0,))),
+        (mido.Message("pitchwheel", pitch=-8192), ("bend_semitones", (-2.0,))),
+        (mido.Message("control_change", control=11, value=127), ("loudness_db", (0.0,))),
+        (mido.Message("control_change", control=7, value=0), ("loudness_db", (-80.0,))),
+        (mido.Message("control_change", control=1, value=127), ("mask_blend", (1.0,))),
+        (mido.Message("control_change", control=74, value=127), ("nca_rate", (100.0,))),
+        (mido.Message("control_change", control=123, value=0), ("note_off", ())),
+        (mido.Message("control_change", control=20, value=5), None),
+        (mido.Message("program_change", program=3), None),
+    ]
+    for message, expected in cases:
+        assert midi_control(message) == expected, message
+
+
+def test_a_missing_midi_port_is_named(demo: LoadedModel) -> None:
+    with pytest.raises(ParameterError, match="MIDI"):
+        MidiInput(Engine(demo, sample_rate=48000), "no such keyboard")
+
+
+def test_osc_docs_are_generated_from_the_tables() -> None:
+    assert doc_path().read_text() == render_osc_doc()
+    assert len(STATUS_FIELDS) == 11
