@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from realtime.osc_wire import MAX_DATAGRAM, OscFormatError, decode_datagram
 
 
-def message(address: str, *args: object, types: str | None = None) -> bytes:
+def message(address: str, *args: Any, types: str | None = None) -> bytes:
     builder = OscMessageBuilder(address)
     for i, arg in enumerate(args):
         builder.add_arg(arg, types[i] if types else None)
@@ -38,7 +39,7 @@ def test_messages_of_every_supported_type() -> None:
     assert address == "/grow/x"
     assert args == (3, 2.5, "flute", b"\x01\x02\x03", True, False, None, 1.25, 2**40)
     [(_, nan)] = decode_datagram(message("/grow/gain", float("nan")))
-    assert math.isnan(nan[0])  # decoded faithfully; the namespace refuses it
+    assert isinstance(nan[0], float) and math.isnan(nan[0])  # decoded faithfully; the namespace refuses it
 
 
 def test_nested_bundles_keep_their_order() -> None:
