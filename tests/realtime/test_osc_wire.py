@@ -39,7 +39,7 @@ def test_messages_of_every_supported_type() -> None:
     assert address == "/grow/x"
     assert args == (3, 2.5, "flute", b"\x01\x02\x03", True, False, None, 1.25, 2**40)
     [(_, nan)] = decode_datagram(message("/grow/gain", float("nan")))
-    assert isinstance(nan[0], float) and math.isnan(nan[0])  # decoded faithfully; the namespace refuses it
+    assert isinstance(nan[0], float) and math.isnan(nan[0])  # the namespace refuses it
 
 
 def test_nested_bundles_keep_their_order() -> None:
