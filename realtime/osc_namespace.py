@@ -91,6 +91,8 @@ def note_on(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> C
     arity(args, 1, 2)
     note = clamp(number(args, 0, "note"), 0.0, 127.0)
     velocity = clamp(number(args, 1, "velocity"), 0.0, 1.0) if len(args) > 1 else 1.0
+    if velocity == 0.0:  # as in MIDI (and an on-screen keyboard's key release): note off
+        return "note_off", (note,)
     return "note_on", (note, velocity)
 
 
@@ -156,7 +158,7 @@ ROUTES = {
         Route(
             "/grow/note",
             "f note [f velocity]",
-            "MIDI note (float = microtonal), gate on; velocity 0..1",
+            "MIDI note (float = microtonal), gate on; velocity 0..1 (0 = this note off)",
             note_on,
         ),
         Route(

@@ -1,8 +1,9 @@
 """The player's callback driven directly (as PortAudio would), the ring buffer against a list,
-the MIDI mapping with real mido messages, and the generated OSC docs."""
+the MIDI mapping with real mido messages, the generated OSC docs and controller layout."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import mido
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 
 from export.errors import ParameterError
+from realtime.controller_layout import layout_path, render_layout
 from realtime.engine import Engine
 from realtime.midi_input import MidiInput, midi_control
 from realtime.model import LoadedModel
 from realtime.osc_docs import doc_path, render_osc_doc
-from realtime.osc_namespace import STATUS_FIELDS
+from realtime.osc_namespace import ROUTES, STATUS_FIELDS, Clamp, translate
 from realtime.player import LivePlayer
 from realtime.ring import RingBuffer
 
@@ -83,7 +85,7 @@ def test_stop_fades_out_without_a_click(demo: LoadedModel) -> None:
 
 
 def test_a_failing_block_is_silence_and_counted(demo: LoadedModel) -> None:
-    player = LivePlayer(Engine(demo, sample_rate=48000), blocksize=64)
+    player = LivePlayer(Engine(demo, sample_rate=48000), blocksize=64, compute="callback")
     out = np.ones((64, 2), np.float32)
     player.callback(out, 64, None, SimpleNamespace())  # a status without the flag: error
     assert player.errors == 1 and (out == 0).all()
@@ -117,3 +119,25 @@ def test_a_missing_midi_port_is_named(demo: LoadedModel) -> None:
 def test_osc_docs_are_generated_from_the_tables() -> None:
     assert doc_path().read_text() == render_osc_doc()
     assert len(STATUS_FIELDS) == 11
+
+
+def test_controller_layout_is_generated_and_speaks_the_namespace(demo: LoadedModel) -> None:
+    """Every widget's message, as Open Stage Control sends it, is accepted by the namespace."""
+    assert layout_path().read_text() == render_layout()
+    widgets = json.loads(layout_path().read_text())["content"]["widgets"]
+    clamp, presets = Clamp(), list(demo.meta.presets)
+    covered = set()
+    for w in widgets:
+        if w["type"] == "keyboard":
+            sent = [(w["address"], (60.0, 0.8)), (w["address"], (60.0, float(w["off"])))]
+        elif w["type"] == "button":
+            sent = [(w["address"], (w["on"],))]
+        else:
+            low, high = (float(w["range"][k]) for k in ("min", "max"))  # typeTags "f"
+            sent = [(w["address"], (low,)), (w["address"], (high,))]
+        for address, args in sent:
+            assert translate(address, args, presets, clamp) is not None, (address, args)
+        covered.add(w["address"])
+    assert clamp.count == 0  # the ranges are the parameters' own
+    # note off comes from the keyboard's key release; a morph needs the model's preset names
+    assert set(ROUTES) - covered == {"/grow/note/off", "/grow/timbre/morph"}
