@@ -128,6 +128,7 @@ def test_controller_layout_is_generated_and_speaks_the_namespace(demo: LoadedMod
     clamp, presets = Clamp(), list(demo.meta.presets)
     covered = set()
     for w in widgets:
+        sent: list[tuple[str, tuple]]
         if w["type"] == "keyboard":
             sent = [(w["address"], (60.0, 0.8)), (w["address"], (60.0, float(w["off"])))]
         elif w["type"] == "button":
