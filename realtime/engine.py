@@ -111,11 +111,16 @@ class Engine:
     def apply(self, action: str, args: tuple = ()) -> None:
         """Carry out one control now: a parameter name from realtime.params (args: (value,)) or
         one of ACTIONS. ParameterError names what is wrong."""
-        if action in ACTIONS:
-            getattr(self, action)(*args)
-        else:
-            (value,) = args
-            self.params.set(action, value)
+        try:
+            if action in ACTIONS:
+                getattr(self, action)(*args)
+            else:
+                (value,) = args
+                self.params.set(action, value)
+        except ParameterError:
+            raise
+        except (TypeError, ValueError) as err:  # wrong number or kind of arguments
+            raise ParameterError(f"{action} {list(args)!r}: {err}") from None
 
     def post(self, action: str, args: tuple = ()) -> bool:
         """Queue a control from another thread (never blocks); False when the inbox is full."""
@@ -130,7 +135,7 @@ class Engine:
             action, args = self.inbox.popleft()
             try:
                 self.apply(action, args)
-            except (GrowError, TypeError, ValueError):
+            except GrowError:
                 self.rejected += 1
                 continue
             if self.recorder is not None:

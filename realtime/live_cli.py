@@ -197,6 +197,10 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:
         raise ParameterError(f"{info['name']} cannot play {rate} Hz ({err})") from None
     engine = Engine(model, sample_rate=rate, seed=args.seed)
+    if args.timbre is not None and args.timbre not in engine.presets:
+        raise ParameterError(
+            f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
+        )
     for out in (args.record_osc, args.record_wav):
         if out is not None and out.exists():
             raise ParameterError(f"{out} exists; choose another name")
@@ -211,10 +215,6 @@ def run(args: argparse.Namespace) -> int:
             args.record_osc, sample_rate=rate, seed=args.seed, model_path=model_path
         )
     # Initial settings go through the inbox too, so that a recording replays them.
-    if args.timbre is not None and args.timbre not in engine.presets:
-        raise ParameterError(
-            f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
-        )
     for control in (
         ("loudness_db", (args.loudness,)),
         ("gain_db", (args.gain,)),

@@ -110,6 +110,19 @@ def test_bad_logs_are_named(tmp_path: Path, lines: list[str], message: str) -> N
         read_control_log(write_log(tmp_path / "bad.jsonl", *lines))
 
 
+def test_a_control_with_the_wrong_arguments_is_a_clear_error(
+    demo: LoadedModel, tmp_path: Path
+) -> None:
+    log = read_control_log(
+        write_log(tmp_path / "args.jsonl", '{"pos": 0, "action": "gain_db", "args": [1, 2]}')
+    )
+    engine = Engine(demo, sample_rate=48000)
+    with pytest.raises(ParameterError, match=r"gain_db \[1, 2\]: too many values"):
+        engine.apply(log.controls[0].action, log.controls[0].args)
+    with pytest.raises(ParameterError, match=r"note_on \['sixty'\]"):
+        engine.apply("note_on", ("sixty",))
+
+
 def test_header_and_cut_short_logs(tmp_path: Path) -> None:
     other = tmp_path / "other.jsonl"
     other.write_text('{"hello": 1}\n')

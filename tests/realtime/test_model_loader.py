@@ -90,3 +90,17 @@ def test_loader_does_not_import_torch(exported: tuple[RunDir, Path]) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_no_realtime_module_imports_torch() -> None:
+    """The live side must run where torch is not installed: import every realtime module."""
+    code = (
+        "import importlib, pkgutil, sys, realtime; "
+        "[importlib.import_module('realtime.' + m.name) "
+        "for m in pkgutil.iter_modules(realtime.__path__)]; "
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith('trainer')]; "
+        "assert not bad, bad; print(len([m for m in sys.modules if m.startswith('realtime.')]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 20  # every module was imported
