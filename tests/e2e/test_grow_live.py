@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -228,3 +229,23 @@ def test_list_devices_shows_the_jack_output(jack_env: dict[str, str]) -> None:
         [str(BIN / "grow-live"), "--list-devices"], env=jack_env, capture_output=True, text=True
     )
     assert done.returncode == 0 and "JACK Audio Connection Kit" in done.stdout
+
+
+def test_sigterm_fades_out_and_completes_the_recordings(
+    jack_env: dict[str, str], tmp_path: Path
+) -> None:
+    wav, log = tmp_path / "played.wav", tmp_path / "session.jsonl"
+    live = Live(jack_env, "--record-wav", str(wav), "--record-osc", str(log), seconds=60)
+    live.client.send_message("/grow/note", [60.0, 1.0])
+    live.at(1.5)
+    live.process.send_signal(signal.SIGTERM)
+    err = live.finish()  # exit status 0, within seconds, not after 60 s
+    assert "played 1." in err or "played 2." in err, err
+    audio, _ = sf.read(wav, dtype="float32")
+    footer = json.loads(log.read_text().splitlines()[-1])
+    assert footer["fade"] == 960 and audio.shape[0] >= footer["end"]
+    end = footer["end"]
+    assert np.abs(audio[end - 3000 : end - 960]).max() > 0.05  # sounding until the fade
+    assert np.all(audio[end - 1 :] == 0.0)  # silent at the end of the fade, no click after
+    steps = np.abs(np.diff(audio[end - 1000 : end + 1]))
+    assert steps.max() < 2 * np.abs(np.diff(audio[end - 3000 : end - 1000])).max()

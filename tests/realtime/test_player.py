@@ -142,3 +142,22 @@ def test_controller_layout_is_generated_and_speaks_the_namespace(demo: LoadedMod
     assert clamp.count == 0  # the ranges are the parameters' own
     # note off comes from the keyboard's key release; a morph needs the model's preset names
     assert set(ROUTES) - covered == {"/grow/note/off", "/grow/timbre/morph"}
+
+
+def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
+    from realtime.live_cli import status_line, status_values
+
+    engine = Engine(demo, sample_rate=48000)
+    engine.apply("note_on", (69.0, 1.0))
+    engine.apply("nca_rate", (25.0,))
+    player = LivePlayer(engine, blocksize=128, compute="callback")
+    drive(player, 400)  # 1.07 s
+    server = SimpleNamespace(accepted=12, rejected_total=3)
+    line = status_line(engine, player, server, 42.0)
+    assert "xruns 0" in line and "440.0 Hz" in line and "@ 25.0/s" in line
+    assert "OSC    42 msg/s, 3 rejected" in line
+    values = status_values(engine, player, server)
+    assert len(values) == len(STATUS_FIELDS)
+    assert values[0] == pytest.approx(400 * 128 / 48000) and values[1] == pytest.approx(440.0)
+    assert values[3] == pytest.approx(25 * 400 * 128 / 48000, abs=2)  # NCA steps at the rate
+    assert values[8:11] == [12, 3, 1]
