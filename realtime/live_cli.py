@@ -272,6 +272,12 @@ def run(args: argparse.Namespace) -> int:
     if tty:
         print(file=sys.stderr)
     loads = player.recent_loads(4096)
+    if player.record_overflows:
+        print(
+            f"grow-live: warning: {player.record_overflows} blocks missing from {args.record_wav} "
+            "(the disk was too slow)",
+            file=sys.stderr,
+        )
     if player.underflows:
         first = player.underflow_at[: min(player.underflows, 16)] / rate
         print(f"grow-live: underflows at {', '.join(f'{t:.2f}' for t in first)} s", file=sys.stderr)

@@ -72,7 +72,7 @@ class LivePlayer:
         self.callbacks = 0
         self.underflows = 0  # PortAudio's output_underflow flags + blocks the ring could not fill
         self.underflow_at = np.zeros(16, np.int64)  # played position of the first ones
-        self.errors = 0  # exceptions inside the callback (the block was silenced)
+        self.errors = 0  # exceptions in the callback or the producer (the block was silenced)
         self.loads = np.zeros(LOAD_HISTORY)  # callback time / block period, most recent last
         self.fade_start: int | None = None  # played position where the fade-out began
         self.last_callback = 0.0  # perf_counter() when the last callback began ...
@@ -83,7 +83,7 @@ class LivePlayer:
         self._producer: threading.Thread | None = None
         self.stream: Any = None
         self.wav_ring: RingBuffer | None = None
-        self.record_overflows = 0
+        self.record_overflows = 0  # blocks the WAV writer fell behind on (lost from the WAV)
         self._recording = False
         self._recorder: threading.Thread | None = None
         self.record_path = record_wav
@@ -99,9 +99,11 @@ class LivePlayer:
         try:
             if status.output_underflow:
                 self._count_underflow()
-            if frames > self.mono.shape[0] or self.finished.is_set():
+            if self.finished.is_set():
                 outdata.fill(0.0)
                 return
+            if frames > self.mono.shape[0]:
+                raise ValueError("block larger than the scratch buffer")  # counted below
             mono = self.mono[:frames]
             if self.compute == "callback":
                 self.engine.process(frames, out=mono)
@@ -149,7 +151,11 @@ class LivePlayer:
         block = np.zeros(self.blocksize, np.float32)
         while self._producing:
             if self.ring.free() >= self.blocksize:
-                self.engine.process(self.blocksize, out=block)
+                try:
+                    self.engine.process(self.blocksize, out=block)
+                except Exception:  # keep the stream going: a silent block, counted
+                    block.fill(0.0)
+                    self.errors += 1
                 self.ring.push(block)
             else:
                 time.sleep(self.period / 4)

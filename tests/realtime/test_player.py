@@ -4,6 +4,8 @@ the MIDI mapping with real mido messages, the generated OSC docs and controller 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import SimpleNamespace
 
 import mido
@@ -91,6 +93,9 @@ def test_a_failing_block_is_silence_and_counted(demo: LoadedModel) -> None:
     assert player.errors == 1 and (out == 0).all()
     player.callback(out, 64, None, SimpleNamespace(output_underflow=True))
     assert player.underflows == 1 and player.errors == 1
+    big = np.ones((10_000, 2), np.float32)
+    player.callback(big, 10_000, None, OK)  # more than PortAudio was asked for
+    assert player.errors == 2 and (big == 0).all()
 
 
 def test_midi_messages_map_to_engine_controls() -> None:
@@ -161,3 +166,30 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
     assert values[0] == pytest.approx(400 * 128 / 48000) and values[1] == pytest.approx(440.0)
     assert values[3] == pytest.approx(25 * 400 * 128 / 48000, abs=2)  # NCA steps at the rate
     assert values[8:11] == [12, 3, 1]
+
+
+def test_a_failing_producer_block_is_silence_and_counted(demo: LoadedModel) -> None:
+    """An engine error in the producer thread (injected) costs one silent block, not the stream."""
+    engine = Engine(demo, sample_rate=48000)
+    engine.apply("note_on", (60.0, 1.0))
+    player = LivePlayer(engine, blocksize=128, compute="thread", prefill=3)
+    real, calls = engine.process, {"n": 0}
+
+    def flaky(n: int, out: np.ndarray | None = None) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("injected")
+        return real(n, out=out)
+
+    setattr(engine, "process", flaky)  # noqa: B010
+    player._producing = True
+    producer = threading.Thread(target=player._produce)
+    producer.start()
+    while player.ring is not None and player.ring.available() < 3 * 128:
+        time.sleep(0.001)
+    player._producing = False
+    producer.join()
+    out = np.empty(3 * 128, np.float32)
+    assert player.ring is not None and player.ring.pop(out) == 3 * 128
+    assert player.errors == 1
+    assert np.abs(out[:128]).max() > 0 and (out[128:256] == 0).all() and np.abs(out[256:]).max() > 0
