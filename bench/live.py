@@ -63,6 +63,23 @@ def stop_jack(jack: subprocess.Popen) -> None:
     sd._initialize()
 
 
+def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
+    """A fresh PortAudio, the demo model's engine with a note held, its OSC server running and
+    a player (not started yet): (engine, server, player)."""
+    from realtime.engine import Engine
+    from realtime.model import load_model
+    from realtime.osc_server import OscServer
+    from realtime.player import LivePlayer
+    from realtime.render_cli import demo_model_path
+
+    reinitialise(sd)
+    engine = Engine(load_model(demo_model_path()), sample_rate=RATE)
+    engine.apply("note_on", (57.0, 1.0))
+    server = OscServer(engine, port=0)
+    server.start()
+    return engine, server, LivePlayer(engine, blocksize=block, compute=mode)
+
+
 def flood(port: int, stop: Any) -> None:
     from pythonosc.udp_client import SimpleUDPClient
 
@@ -83,20 +100,11 @@ def busy(stop: Any) -> None:
 def play(block: int, mode: str, condition: str, seconds: float) -> dict[str, float]:
     import sounddevice as sd
 
-    from realtime.engine import Engine
     from realtime.live_cli import choose_device
-    from realtime.model import load_model
-    from realtime.osc_server import OscServer
-    from realtime.player import LivePlayer, StreamOptions
-    from realtime.render_cli import demo_model_path
+    from realtime.player import StreamOptions
 
-    reinitialise(sd)
-    engine = Engine(load_model(demo_model_path()), sample_rate=RATE)
-    engine.apply("note_on", (57.0, 1.0))
+    engine, server, player = playing_setup(sd, block, mode)
     engine.apply("nca_rate", (8.0,))
-    server = OscServer(engine, port=0)
-    server.start()
-    player = LivePlayer(engine, blocksize=block, compute=mode)
     stop = multiprocessing.Event()
     helper = None
     if condition == "OSC flood":
@@ -140,21 +148,12 @@ def control_latency(block: int, mode: str, changes: int = 40) -> tuple[float, fl
     import sounddevice as sd
     from pythonosc.udp_client import SimpleUDPClient
 
-    from realtime.engine import Engine
     from realtime.live_cli import choose_device
-    from realtime.model import load_model
-    from realtime.osc_server import OscServer
-    from realtime.player import LivePlayer, StreamOptions
-    from realtime.render_cli import demo_model_path
+    from realtime.player import StreamOptions
 
-    reinitialise(sd)
-    engine = Engine(load_model(demo_model_path()), sample_rate=RATE)
-    engine.apply("note_on", (57.0, 1.0))
+    engine, server, player = playing_setup(sd, block, mode)
     recorder: deque[tuple[int, str, tuple]] = deque()
     engine.recorder = recorder
-    server = OscServer(engine, port=0)
-    server.start()
-    player = LivePlayer(engine, blocksize=block, compute=mode)
     player.start(StreamOptions(device=choose_device(sd, None, "jack"), latency="low"))
     client = SimpleUDPClient("127.0.0.1", server.port)
     rng = np.random.default_rng(0)
