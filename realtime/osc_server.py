@@ -17,6 +17,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from pythonosc.osc_message_builder import OscMessageBuilder
+
 from export.errors import ParameterError
 from realtime.engine import Engine
 from realtime.osc_namespace import STATUS_ADDRESS, Clamp, OscValueError, translate
@@ -170,8 +172,6 @@ class OscServer:
             self.accepted += 1
 
     def reply_status(self, sender: tuple) -> None:
-        from pythonosc.osc_message_builder import OscMessageBuilder
-
         builder = OscMessageBuilder(STATUS_ADDRESS)
         for value in self.status() if self.status else []:
             builder.add_arg(value)
