@@ -13,7 +13,11 @@ from typing import Any
 
 from export.errors import GrowError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 (no feature settings, no trained range, no encoder) still loads: the missing
+# settings are those every version-1 run used, and nothing limits its harmonics.
+READABLE_VERSIONS = (1, 2)
+V1_FEATURE_DEFAULTS = {"n_mfcc": 30, "loudness_floor_db": -100.0}
 METADATA_KEY = "timbre_grower"
 
 INPUT_NAMES = ("f0_hz", "loudness_db", "z", "gru_state", "nca_state", "nca_step", "nca_fire")
@@ -48,6 +52,14 @@ class ArtifactMetadata:
     nca_seed_state: list[list[float]]  # [C][K]
     reverb_ir: list[float] | None = None  # at the training rate, or None
     band_layout: str = "linear"
+    # Version 2: every feature setting of the run (export.features.FeatureConfig's fields), so
+    # resynthesis extracts exactly what training saw.
+    features: dict[str, Any] = field(default_factory=dict)
+    trained_f0_hz: list[float] = field(
+        default_factory=lambda: [0.0, 0.0]
+    )  # [low, high]; 0 = unknown
+    trained_harmonics: int = 0  # harmonics above it never sound (0 = unknown: all K)
+    encoder_onnx: str = ""  # base64 ONNX graph mfcc [1, T, n_mfcc] -> z [1, Z]; "" = none
     provenance: dict[str, Any] = field(default_factory=dict)
     package_version: str = ""
 
@@ -55,6 +67,11 @@ class ArtifactMetadata:
     def frame_rate(self) -> float:
         """Control frames per second."""
         return self.sample_rate / self.hop
+
+    def in_trained_range(self, f0_hz: float) -> bool:
+        """Whether a pitch lies in the range the model was trained on (True when unknown)."""
+        low, high = self.trained_f0_hz
+        return low <= 0 or low <= f0_hz <= high
 
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
         return {
@@ -89,10 +106,11 @@ class ArtifactMetadata:
         if not isinstance(data, dict):
             raise ArtifactError(f"metadata '{METADATA_KEY}' must be a JSON object")
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ArtifactError(
                 f"artifact format version {version!r} is not supported: this Timbre Grower reads "
-                f"version {FORMAT_VERSION} (re-export the run with a matching grow-export)"
+                f"versions {', '.join(map(str, READABLE_VERSIONS))} (re-export the run with a "
+                "matching grow-export)"
             )
         names = {f.name for f in dataclasses.fields(cls)}
         required = {
@@ -103,6 +121,8 @@ class ArtifactMetadata:
         missing = sorted(required - data.keys())
         if missing:
             raise ArtifactError(f"metadata lacks {', '.join(missing)}")
+        if version == 1:
+            data = {**data, "features": _v1_features(data)}
         meta = cls(**{k: v for k, v in data.items() if k in names})
         meta.check()
         return meta
@@ -129,6 +149,24 @@ class ArtifactMetadata:
                 raise ArtifactError(f"preset {name!r} has {len(z)} values, z_dim is {self.z_dim}")
         if not self.presets:
             raise ArtifactError("metadata holds no timbre presets")
+        if not self.features:
+            raise ArtifactError("metadata lacks the feature settings ('features')")
+        if not 0 <= self.trained_harmonics <= self.n_harmonics:
+            raise ArtifactError(
+                f"trained_harmonics={self.trained_harmonics} must be in 0..{self.n_harmonics}"
+            )
         rows = self.nca_seed_state
         if len(rows) != self.nca_channels or any(len(r) != self.n_harmonics for r in rows):
             raise ArtifactError(f"nca_seed_state must be [{self.nca_channels}][{self.n_harmonics}]")
+
+
+def _v1_features(data: dict[str, Any]) -> dict[str, Any]:
+    """The feature settings of a version-1 artifact: its own fields plus the fixed ones."""
+    return {
+        "sample_rate": data.get("sample_rate"),
+        "hop": data.get("hop"),
+        "f0_tracker": data.get("f0_tracker"),
+        "f0_min_hz": data.get("f0_min_hz"),
+        "f0_max_hz": data.get("f0_max_hz"),
+        **V1_FEATURE_DEFAULTS,
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -72,6 +74,10 @@ def build_metadata(
         presets=presets,
         nca_seed_state=nca.seed(1)[0].tolist(),
         reverb_ir=reverb,
+        features=dict(fc),
+        trained_f0_hz=[mc.f0_trained_low_hz, mc.f0_trained_high_hz],
+        trained_harmonics=mc.trained_harmonics,
+        encoder_onnx=encoder_onnx_base64(ddsp),
         provenance={
             "files": [Path(f).name for f in config["files"]],
             "ddsp_steps": metrics.get("steps"),
@@ -82,6 +88,29 @@ def build_metadata(
         },
         package_version=__version__,
     )
+
+
+def encoder_onnx_base64(ddsp: DDSPAutoencoder) -> str:
+    """The timbre encoder as its own small ONNX graph, base64 text for the metadata.
+
+    Input `mfcc` [1, T, n_mfcc] (any T), output `z` [1, Z]: what the trainer's reconstruction
+    uses, so a resynthesis can take z from the input's own MFCCs instead of a preset.
+    """
+    example = torch.zeros(1, 50, ddsp.config.n_mfcc)
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings(), torch.no_grad():
+        path = Path(scratch) / "encoder.onnx"
+        warnings.simplefilter("ignore")  # the TorchScript exporter's notes on GRU and folding
+        torch.onnx.export(
+            ddsp.encoder.eval(),
+            (example,),
+            str(path),
+            input_names=["mfcc"],
+            output_names=["z"],
+            dynamic_axes={"mfcc": {1: "frames"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def example_inputs(meta: ArtifactMetadata) -> tuple[torch.Tensor, ...]:

@@ -8,6 +8,14 @@ frame from a counter-based generator. So the output is identical whatever the bl
 Parameters are read once per control frame (when frame t + 1 is computed at the start of segment
 t): a change is heard one control frame later, which is the engine's own latency.
 
+Growth (`set_growth`): "off" plays the full learned timbre (the NCA neither steps nor masks),
+"free" lets the NCA grow at `nca_rate` while a note sounds (the clock stops in silence), and
+"per-note" also reseeds it at every note that starts after silence, so each note unfolds from
+its fundamental. Steps asked for with `nca_step` are taken in any mode but "off".
+
+A silence gate (realtime.gate, threshold `gate_db`) on the loudness control fades the voice to
+exact zero where the input or the control stream is silent.
+
 Controls arrive two ways: `apply(action, args)` carries one out now (offline renders, between
 `process` calls), `post(action, args)` queues it from another thread (OSC, MIDI) and the engine
 applies it when it next computes a control frame. Every control applied from the queue can be
@@ -25,8 +33,9 @@ import numpy as np
 
 from export.contract import ArtifactMetadata
 from export.errors import GrowError, ParameterError
+from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
-from realtime.params import ParameterStore, Smoother
+from realtime.params import GROWTH_MODES, ParameterStore, Smoother
 from realtime.reverb import PartitionedReverb, resample_ir
 from realtime.synth import NoiseFilter, frame_noise, frame_position, harmonic_segment
 from realtime.voice import FrameControls, Voice
@@ -34,7 +43,7 @@ from realtime.voice import FrameControls, Voice
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
 # Engine methods that apply() may call; any other action is a parameter name.
 NOTE_ACTIONS = ("note_on", "note_off", "select_timbre", "morph_timbre")
-NCA_ACTIONS = ("nca_reset", "nca_step", "nca_perturb", "set_mask")
+NCA_ACTIONS = ("nca_reset", "nca_step", "nca_perturb", "set_mask", "set_growth")
 ACTIONS = frozenset(NOTE_ACTIONS) | frozenset(NCA_ACTIONS)
 MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
 INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by the poster)
@@ -44,8 +53,16 @@ class Engine:
     """One voice of a loaded model at `sample_rate` (the output device's rate)."""
 
     def __init__(
-        self, model: LoadedModel, *, sample_rate: int = 48000, seed: int = 0, trace: bool = False
+        self,
+        model: LoadedModel,
+        *,
+        sample_rate: int = 48000,
+        seed: int = 0,
+        trace: bool = False,
+        growth: str = "free",
+        timbre: np.ndarray | None = None,
     ) -> None:
+        """timbre: z [Z] to start from (default: the first preset)."""
         meta = model.meta
         if sample_rate not in SUPPORTED_RATES:
             raise ParameterError(
@@ -62,10 +79,20 @@ class Engine:
         self.inbox: deque[tuple[str, tuple]] = deque()  # posted by other threads
         self.recorder: deque[tuple[int, str, tuple]] | None = None  # (position, action, args)
         self.rejected = 0  # posted controls that failed when applied
+        self.growth = "free"
+        self.set_growth(growth)
+        self.gate = LoudnessGate(frame_rate=self.frame_rate)
         self.note = 69.0  # the sounding (or last) note
         self.presets = {name: np.asarray([z], np.float32) for name, z in meta.presets.items()}
         self.preset_names = list(self.presets)
-        self.voice = Voice.fresh(meta, self.presets[self.preset_names[0]])
+        if timbre is not None and np.shape(timbre) != (meta.z_dim,):
+            raise ParameterError(f"timbre has shape {np.shape(timbre)}, expected ({meta.z_dim},)")
+        start_z = (
+            self.presets[self.preset_names[0]]
+            if timbre is None
+            else np.asarray([timbre], np.float32)
+        )
+        self.voice = Voice.fresh(meta, start_z)
         self.noise_delay = round((meta.n_noise_bands - 1) * sample_rate / meta.sample_rate)
         self._ones_state = np.ones_like(self.voice.nca_state)
         self._noise_filter = NoiseFilter(
@@ -77,7 +104,12 @@ class Engine:
         self.position = 0  # output samples produced so far
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
         self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
-        self.voice.current = self._compute_frame(0, drain=False)
+        self._started = False  # frame 0 is computed by the first process(), after the controls
+        # applied before it (a render's events at time 0, a live session's initial settings)
+
+    def _start(self) -> None:
+        self._started = True
+        self.voice.current = self._compute_frame(0)
         self._add_noise(self.voice.current, frame=0, offset=-self.noise_delay)
 
     # -- geometry --------------------------------------------------------------------------------
@@ -130,7 +162,7 @@ class Engine:
         return True
 
     def _drain_inbox(self, frame: int) -> None:
-        position = self.position_of(frame - 1)
+        position = self.position_of(max(frame - 1, 0))
         for _ in range(min(len(self.inbox), MAX_POSTED_PER_FRAME)):
             action, args = self.inbox.popleft()
             try:
@@ -181,6 +213,12 @@ class Engine:
         strategies; set nca_rate to 0 so that the NCA does not change it)."""
         self.commands.append(("set_mask", np.clip(np.asarray(mask, np.float32), 0.0, 1.0)))
 
+    def set_growth(self, mode: str) -> None:
+        """Growth mode, one of GROWTH_MODES (see the module docstring); takes effect now."""
+        if mode not in GROWTH_MODES:
+            raise ParameterError(f"growth {mode!r} must be one of {', '.join(GROWTH_MODES)}")
+        self.growth = mode
+
     def nca_perturb(self, fraction: float) -> None:
         if not math.isfinite(fraction):
             raise ParameterError(f"perturb fraction {fraction!r} must be a finite number in [0, 1]")
@@ -193,14 +231,15 @@ class Engine:
             if kind == "gate_on":
                 if voice.envelope.level == 0.0:
                     self.smoother.jump("pitch_hz")  # a new note after silence starts on pitch
+                    if self.growth == "per-note":
+                        self._reseed(voice)
                 voice.envelope.gate_on()
             elif kind == "gate_off":
                 voice.envelope.gate_off()
             elif kind == "timbre":
                 voice.z_target = np.asarray(value, np.float32)
             elif kind == "nca_reset":
-                voice.nca_state = np.asarray([self.meta.nca_seed_state], np.float32)
-                voice.nca_step_count = 0
+                self._reseed(voice)
             elif kind == "set_mask":
                 voice.nca_state = voice.nca_state.copy()
                 voice.nca_state[0, 0, :] = value
@@ -213,23 +252,17 @@ class Engine:
                 hit[:seed_cells] = False
                 voice.nca_state = voice.nca_state * ~hit[None, None, :]
 
-    # -- one control frame ------------------------------------------------------------------------
-    def _compute_frame(self, frame: int, *, drain: bool = True) -> FrameControls:
-        """Read parameters and commands, step smoothing, envelope and NCA clock, run the graph."""
-        voice, meta = self.voice, self.meta
-        if drain and self.inbox:
-            self._drain_inbox(frame)
-        self._apply_commands(frame)
-        self.smoother.step()
-        get = self.smoother.value
-        level = voice.envelope.step(1.0 / self.frame_rate) * get("velocity")
-        voice.z += 0.2 * (voice.z_target - voice.z)
-        f0 = get("pitch_hz") * 2 ** (get("bend_semitones") / 12.0)
-        f0 = min(max(f0, meta.f0_min_hz), meta.f0_max_hz)
-        loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
-        loud = max(loud, -100.0)
-        rate = min(get("nca_rate"), self.frame_rate)
-        voice.nca_clock += rate / self.frame_rate
+    def _reseed(self, voice: Voice) -> None:
+        voice.nca_state = np.asarray([self.meta.nca_seed_state], np.float32)
+        voice.nca_step_count = 0
+        voice.nca_clock = 0.0
+
+    def _nca_step_due(self, voice: Voice, rate: float) -> bool:
+        """Advance the NCA clock (only while the voice sounds); whether this frame steps."""
+        if self.growth == "off":
+            return False
+        if voice.envelope.stage != "idle":
+            voice.nca_clock += min(rate, self.frame_rate) / self.frame_rate
         step = voice.nca_pending > 0 or voice.nca_clock >= 1.0
         if step:
             if voice.nca_pending > 0:
@@ -237,6 +270,27 @@ class Engine:
             else:
                 voice.nca_clock -= 1.0
             voice.nca_step_count += 1
+        return step
+
+    # -- one control frame ------------------------------------------------------------------------
+    def _compute_frame(self, frame: int) -> FrameControls:
+        """Read parameters and commands, step smoothing, envelope, gate and NCA clock, run the
+        graph."""
+        voice, meta = self.voice, self.meta
+        if self.inbox:
+            self._drain_inbox(frame)
+        self._apply_commands(frame)
+        self.smoother.step()
+        get = self.smoother.value
+        level = voice.envelope.step(1.0 / self.frame_rate) * get("velocity")
+        level *= self.gate.step(get("loudness_db"), get("gate_db"))
+        voice.z += 0.2 * (voice.z_target - voice.z)
+        f0 = get("pitch_hz") * 2 ** (get("bend_semitones") / 12.0)
+        f0 = min(max(f0, meta.f0_min_hz), meta.f0_max_hz)
+        loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
+        loud = max(loud, -100.0)
+        step = self._nca_step_due(voice, get("nca_rate"))
+        full_timbre = self.growth == "off"
         fire_rng = np.random.Generator(np.random.Philox(key=self.seed + 1, counter=frame))
         fire = (fire_rng.random((1, 1, meta.n_harmonics)) < meta.nca_fire_rate).astype(np.float32)
         feeds = {
@@ -244,12 +298,14 @@ class Engine:
             "loudness_db": np.array([[loud]], np.float32),
             "z": voice.z,
             "gru_state": voice.gru_state,
-            "nca_state": voice.nca_state,
+            "nca_state": self._ones_state if full_timbre else voice.nca_state,
             "nca_step": np.array([1.0 if step else 0.0], np.float32),
             "nca_fire": fire,
         }
         amps, mags, mask, gru_out, nca_out = self.model.session.run(None, feeds)
-        blend = get("mask_blend")
+        if full_timbre:  # the NCA state is kept as it was, for when growth is switched on
+            nca_out = voice.nca_state
+        blend = 1.0 if full_timbre else get("mask_blend")
         if blend < 1.0:  # the unmasked timbre: same frame with an all-ones mask, state discarded
             plain = self.model.session.run(
                 ["harmonic_amps"],
@@ -311,6 +367,8 @@ class Engine:
         """The next `n` output samples: float32 [n], written into `out` when given."""
         if out is None:
             out = np.empty(n, np.float32)
+        if not self._started:
+            self._start()
         written = 0
         while written < n:
             if self._read >= self._segment.shape[0]:

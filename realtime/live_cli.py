@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ParameterError, run_cli
+from realtime.params import GROWTH_MODES, SPECS
 
 BLOCKSIZE_RANGE = (32, 2048)
 
@@ -54,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
     start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
+    start.add_argument(
+        "--growth",
+        choices=GROWTH_MODES,
+        default="free",
+        help="free: the NCA grows while notes sound (default); per-note: every note after "
+        "silence grows from its fundamental; off: the full learned timbre",
+    )
+    start.add_argument(
+        "--gate",
+        type=float,
+        default=SPECS["gate_db"].default,
+        help="silence gate, dB: below this loudness the voice fades to silence (-120 = off)",
+    )
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -219,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
         ("loudness_db", (args.loudness,)),
         ("gain_db", (args.gain,)),
         ("nca_rate", (args.nca_rate,)),
+        ("set_growth", (args.growth,)),
+        ("gate_db", (args.gate,)),
         *([("select_timbre", (args.timbre,))] if args.timbre else []),
     ):
         engine.post(*control)

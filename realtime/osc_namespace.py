@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from export.errors import GrowError
 from realtime.osc_wire import OscArg
-from realtime.params import SPECS
+from realtime.params import GROWTH_MODES, SPECS
 
 Control = tuple[str, tuple]
 
@@ -131,6 +131,14 @@ def nca_step(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> 
     return "nca_step", (int(clamp(n, 0, 1000)),)
 
 
+def growth(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    arity(args, 1, 1)
+    mode = args[0]
+    if mode not in GROWTH_MODES:
+        raise OscValueError(f"growth {mode!r} must be one of {', '.join(GROWTH_MODES)}")
+    return "set_growth", (mode,)
+
+
 def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
     arity(args, 1, 1)
     return "nca_perturb", (clamp(number(args, 0, "fraction"), 0.0, 1.0),)
@@ -188,6 +196,14 @@ ROUTES = {
             nca_perturb,
         ),
         parameter_route("/grow/mask/blend", "mask_blend", "f 0..1"),
+        Route(
+            "/grow/growth",
+            "s mode",
+            "off (full timbre), free (grows while notes sound) or per-note (each note after "
+            "silence grows from its fundamental)",
+            growth,
+        ),
+        parameter_route("/grow/gate", "gate_db", "f db"),
     )
 }
 

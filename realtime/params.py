@@ -29,14 +29,26 @@ class ParamSpec:
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("pitch_hz", "Hz", 20.0, 4000.0, 220.0, 0.01, "absolute pitch of the note"),
     ParamSpec("bend_semitones", "st", -24.0, 24.0, 0.0, 0.01, "pitch bend added to the pitch"),
-    ParamSpec("loudness_db", "dB", -80.0, 0.0, -20.0, 0.02, "loudness fed to the decoder"),
+    ParamSpec("loudness_db", "dB", -100.0, 0.0, -20.0, 0.02, "loudness fed to the decoder"),
     ParamSpec("velocity", "0..1", 0.0, 1.0, 1.0, 0.0, "note velocity (scales the envelope)"),
     ParamSpec("gain_db", "dB", -60.0, 12.0, 0.0, 0.05, "master output gain"),
-    ParamSpec("noise_db", "dB", -60.0, 12.0, 0.0, 0.05, "gain of the noise branch"),
+    ParamSpec("noise_db", "dB", -120.0, 12.0, 0.0, 0.05, "gain of the noise branch"),
     ParamSpec("mask_blend", "0..1", 0.0, 1.0, 1.0, 0.05, "0 = full learned timbre, 1 = NCA mask"),
     ParamSpec("nca_rate", "steps/s", 0.0, 100.0, 8.0, 0.0, "NCA growth speed; 0 freezes"),
+    ParamSpec(
+        "gate_db",
+        "dB",
+        -120.0,
+        0.0,
+        -70.0,
+        0.0,
+        "silence gate: below this loudness (less 6 dB hysteresis) the voice fades to silence",
+    ),
 )
 SPECS = {spec.name: spec for spec in PARAMS}
+# How the NCA mask grows (realtime.engine): the full timbre, growth while notes sound, or growth
+# from the fundamental at every note after silence.
+GROWTH_MODES = ("off", "free", "per-note")
 
 
 class ParameterStore:

@@ -13,9 +13,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from export.contract import ArtifactMetadata
 from export.errors import GrowError, ParameterError, run_cli
+from realtime.params import GROWTH_MODES, SPECS
+
+if TYPE_CHECKING:
+    from export.features import Features
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 
@@ -45,10 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     grow.add_argument("--silence", type=float, default=0.2, help="seconds between stages")
     grow.add_argument("--note", type=float, default=69.0, help="MIDI note (float = microtonal)")
     grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps over all stages")
+    p.add_argument(
+        "--growth",
+        choices=GROWTH_MODES,
+        help="off: the full learned timbre (default for --input and --score); free: the NCA grows "
+        "while notes sound; per-note: every note after silence grows from its fundamental",
+    )
+    p.add_argument(
+        "--gate",
+        type=float,
+        default=SPECS["gate_db"].default,
+        help="silence gate, dB: where the loudness falls below it, the output fades to silence "
+        "(-120 = off)",
+    )
     p.add_argument("--tail", type=float, default=0.5, help="seconds after the last note")
     p.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
     p.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
-    p.add_argument("--timbre", help="timbre preset (default: the first)")
+    p.add_argument("--noise", type=float, default=0.0, help="gain of the noise branch, dB")
+    p.add_argument(
+        "--timbre",
+        help="timbre preset, or 'input': z encoded from --input's own MFCCs, as the trainer's "
+        "reconstruction does (default for --input when the model has an encoder; else the "
+        "first preset)",
+    )
     p.add_argument("--samplerate", type=int, help="Hz (default 48000, or the log's rate)")
     p.add_argument("--blocksize", type=int, default=512)
     p.add_argument("--format", choices=list(SUBTYPES), default="pcm24")
@@ -58,24 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resynthesis_events(args: argparse.Namespace, meta: ArtifactMetadata) -> tuple[list, float]:
-    """Track the input with the extractors the model was trained with; events per frame."""
+def input_features(args: argparse.Namespace, meta: ArtifactMetadata) -> Features:
+    """Track the input with the extractors and settings the model was trained with."""
     from export.audio import load_audio
     from export.features import FeatureConfig, compute_features
-    from realtime.render import input_events
 
     audio = load_audio(args.input, sample_rate=meta.sample_rate)
-    config = FeatureConfig(
-        sample_rate=meta.sample_rate,
-        hop=meta.hop,
-        f0_tracker=meta.f0_tracker,
-        f0_min_hz=meta.f0_min_hz,
-        f0_max_hz=meta.f0_max_hz,
-    )
+    config = FeatureConfig(**meta.features)  # exactly the settings the model was trained with
     try:
-        features = compute_features(audio, config)
+        return compute_features(audio, config)
     except GrowError as err:
         raise GrowError(f"{args.input}: {err}") from None
+
+
+def resynthesis_events(
+    args: argparse.Namespace, meta: ArtifactMetadata, features: Features
+) -> tuple[list, float]:
+    """One pitch and loudness event per frame of the input."""
+    from realtime.render import input_events
+
     return input_events(
         features.f0_hz,
         features.loudness_db,
@@ -99,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.model import load_model
     from realtime.render import grow_events, render
     from realtime.score import Event, parse_json_score
+    from realtime.timbre_encoder import encode_timbre, has_encoder
 
     if args.out.exists() and not args.force:
         raise ParameterError(f"{args.out} exists; pass --force to overwrite it")
@@ -109,12 +135,28 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(model_path, provider=args.provider)
     rate = args.samplerate or (log.sample_rate if log else 48000)
     seed = log.seed if log else args.seed
-    engine = Engine(model, sample_rate=rate, seed=seed, trace=args.png is not None)
+    if args.grow and args.growth == "off":
+        raise ParameterError("--grow renders the growth: it cannot take --growth off")
+    growth = args.growth or ("free" if args.grow or log else "off")
+    features = input_features(args, model.meta) if args.input else None
+    timbre = args.timbre
+    if timbre is None and features is not None and has_encoder(model.meta):
+        timbre = "input"
+    if timbre == "input" and features is None:
+        raise ParameterError("--timbre input needs --input (its MFCCs give the timbre)")
+    z = encode_timbre(model.meta, features.mfcc) if timbre == "input" and features else None
+    engine = Engine(
+        model, sample_rate=rate, seed=seed, trace=args.png is not None, growth=growth, timbre=z
+    )
     if log is None:  # a replayed session carries its own settings
         engine.params.set("loudness_db", args.loudness)
         engine.params.set("gain_db", args.gain)
-        if args.timbre is not None:
-            engine.select_timbre(args.timbre)
+        engine.params.set("gate_db", args.gate)
+        engine.params.set("noise_db", args.noise)
+        engine.smoother.jump("noise_db")
+        if timbre is not None and timbre != "input":
+            engine.select_timbre(timbre)
+            engine.voice.z = engine.voice.z_target = engine.presets[timbre].copy()
     if log is not None:
         if log.model_sha256 and log.model_sha256 != file_sha256(model_path):
             warnings.warn(
@@ -132,9 +174,10 @@ def run(args: argparse.Namespace) -> int:
             note=args.note,
             grow_steps=args.grow_steps,
         )
-    elif args.input:
-        events, seconds = resynthesis_events(args, model.meta)
+    elif features is not None:
+        events, seconds = resynthesis_events(args, model.meta, features)
         engine.voice.envelope.sustain = 1.0
+        engine.voice.envelope.attack_s = 1e-6  # the input's own loudness shapes the onsets
         engine.smoother.disable("pitch_hz")
         engine.smoother.disable("loudness_db")
     else:

@@ -280,6 +280,9 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
             reverb_seconds=args.reverb,
             loudness_mean=dataset.loudness_mean,
             loudness_std=dataset.loudness_std,
+            f0_trained_low_hz=dataset.f0_range_hz[0],
+            f0_trained_high_hz=dataset.f0_range_hz[1],
+            trained_harmonics=dataset.trained_harmonics(args.harmonics, feature_config.sample_rate),
         )
         stored = {
             "version": __version__,
@@ -341,6 +344,12 @@ def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
         f"{count_parameters(model)} parameters; device {session.device}; "
         f"world size {dist.world_size}"
     )
+    mc = model.config
+    if mc.trained_harmonics:
+        session.log(
+            f"trained pitch range {mc.f0_trained_low_hz:.0f}..{mc.f0_trained_high_hz:.0f} Hz: "
+            f"harmonics 1..{mc.trained_harmonics} of {mc.n_harmonics} can sound"
+        )
     minutes = session.minutes_left()
     if minutes is not None and args.phase == "all":
         minutes *= DDSP_SHARE_OF_MINUTES

@@ -41,16 +41,20 @@ def get_controls(
     n_harmonics: int,
     sample_rate: int,
     mask: torch.Tensor | None = None,
+    trained_harmonics: int | None = None,
 ) -> Controls:
     """raw: [batch, T, 1 + K + B] decoder output; f0_hz: [batch, T]; mask: [batch or 1, K] or
     [batch, T, K] in [0, 1] (the NCA's harmonic mask), applied before the distribution is
-    normalised.
+    normalised. trained_harmonics: harmonics above it are silent (never made audible by the
+    training data; default: all K).
 
-    a[t, k] = A[t] * normalize(c[t, k] * mask[k] * [k * f0 < nyquist]).
+    a[t, k] = A[t] * normalize(c[t, k] * mask[k] * [k * f0 < nyquist] * [k <= trained]).
     """
     amplitude = exp_sigmoid(raw[..., 0])  # [batch, T]
     weights = exp_sigmoid(raw[..., 1 : 1 + n_harmonics])  # [batch, T, K]
     weights = weights * nyquist_mask(f0_hz, n_harmonics, sample_rate=sample_rate)
+    if trained_harmonics is not None and trained_harmonics < n_harmonics:
+        weights = weights * (torch.arange(n_harmonics, device=raw.device) < trained_harmonics)
     if mask is not None:
         weights = weights * (mask[:, None, :] if mask.dim() == 2 else mask)
     distribution = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-7)

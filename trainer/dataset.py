@@ -75,6 +75,21 @@ class SegmentDataset:
         loud = np.concatenate([f.loudness_db for f in self.train])
         self.loudness_mean = float(loud.mean())
         self.loudness_std = float(max(loud.std(), 1e-3))
+        voiced = np.concatenate([f.f0_hz[f.voiced] for f in self.train])
+        pitched = voiced if voiced.size else np.concatenate([f.f0_hz for f in self.train])
+        # Robust to a few octave errors of the tracker: the 1st and 99th percentiles.
+        low, high = np.percentile(pitched, [1.0, 99.0])
+        self.f0_range_hz = (float(low), float(high))  # Hz, the pitches training covers
+
+    def trained_harmonics(self, n_harmonics: int, sample_rate: int) -> int:
+        """Highest harmonic index the training data makes audible: the largest k with
+        k * f0 below Nyquist at the lowest trained pitch (at most n_harmonics)."""
+        nyquist = sample_rate / 2
+        low = self.f0_range_hz[0]
+        k = int(nyquist // low)
+        if k * low >= nyquist:
+            k -= 1
+        return max(1, min(n_harmonics, k))
 
     @property
     def train_frames(self) -> int:

@@ -15,7 +15,7 @@ from tests.conftest import harmonic_tone
 from trainer.dataset import SegmentDataset
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
 from trainer.models.nca import HarmonicNCA, NCAConfig
-from trainer.nca import alive_mask, draw_fire, seed_state
+from trainer.nca import alive_mask, draw_fire, read_mask, seed_state
 from trainer.nca_report import growth_order, mask_trajectory
 from trainer.nca_train import NCATrainConfig, NCATrainer, damage
 from trainer.run_dir import RunDir
@@ -134,14 +134,36 @@ def flat_ddsp(n_harmonics: int) -> DDSPAutoencoder:
     return model
 
 
+def audible_profile(mask: np.ndarray) -> np.ndarray:
+    """What a mask does to a flat timbre: its cells as a distribution (sum 1), which is what the
+    synth plays after normalisation (a mask and any multiple of it sound the same)."""
+    return mask / max(float(mask.sum()), 1e-9)
+
+
+def profile_distance(mask: np.ndarray, target: np.ndarray) -> float:
+    """Total-variation distance between the audible profiles: 0 = same timbre, 1 = disjoint."""
+    return 0.5 * float(np.abs(audible_profile(mask) - audible_profile(target)).sum())
+
+
+def shape_correlation(mask: np.ndarray, target: np.ndarray) -> float:
+    """Correlation of the audible profiles over the target's harmonics (the timbre's shape)."""
+    n = PROFILE.size
+    return float(np.corrcoef(audible_profile(mask)[:n], audible_profile(target)[:n])[0, 1])
+
+
 @pytest.mark.slow
-def test_nca_learns_to_grow_a_known_profile_and_regrows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nca_learns_to_grow_a_known_profile_and_regrows(tmp_path: Path, seed: int) -> None:
+    """The audible result, not the raw mask: the mask is clamped to [0, 1] and the distribution
+    renormalised, so a grown mask is judged by the profile it plays. Bounds with margin over the
+    seeds tried (grown distance 0.08..0.18 of a possible 0.74 for the seed alone; regrown shape
+    correlation 0.90..0.99)."""
     n_harm = 16
     amps = tuple(0.3 * PROFILE / PROFILE.sum())
     tone = harmonic_tone(300.0, 2.0, sample_rate=SR, harmonic_amps=amps)
     features = compute_features(tone, FeatureConfig(f0_tracker="yin"))
     dataset = SegmentDataset([features], ["tone"], hop=HOP, segment_frames=25, val_fraction=0.2)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     nca = HarmonicNCA(NCAConfig(channels=8, hidden=32, n_harmonics=n_harm))
     config = NCATrainConfig(
         steps=600,
@@ -168,11 +190,14 @@ def test_nca_learns_to_grow_a_known_profile_and_regrows(tmp_path: Path) -> None:
     assert trainer.fit(minutes=None, progress=False) == "steps"
     growth, grown = mask_trajectory(nca, nca.seed(1), 48, seed=0)
     target = np.zeros(n_harm, np.float32)
-    target[: PROFILE.size] = PROFILE / PROFILE.max()
-    final = growth[-1] / max(growth[-1].max(), 1e-6)
-    assert np.abs(final - target).max() < 0.25, final.round(2)
+    target[: PROFILE.size] = PROFILE
     assert growth[0, 1:].sum() == 0  # it really started from the fundamental alone
+    seed_distance = profile_distance(growth[0], target)
+    assert profile_distance(growth[-1], target) < 0.4 * seed_distance, growth[-1].round(2)
+    assert shape_correlation(growth[-1], target) > 0.85, growth[-1].round(2)
     damaged = damage(grown, fraction=0.5, protected=1, rng=np.random.default_rng(1))
+    damaged_mask = read_mask(damaged)[0].numpy()
     regrowth, _ = mask_trajectory(nca, damaged, 48, seed=3)
-    regrown = regrowth[-1] / max(regrowth[-1].max(), 1e-6)
-    assert np.abs(regrown - target).max() < 0.25, regrown.round(2)
+    regrown = regrowth[-1]
+    assert profile_distance(regrown, target) < 0.65 * profile_distance(damaged_mask, target)
+    assert shape_correlation(regrown, target) > 0.85, regrown.round(2)

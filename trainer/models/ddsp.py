@@ -31,6 +31,13 @@ class ModelConfig:
     reverb_seconds: float = 0.0  # 0 = no learned reverb
     loudness_mean: float = -40.0  # dB, from the training data
     loudness_std: float = 15.0  # dB
+    # What training made audible (from the training data; 0 = not limited, runs before v0.2):
+    # the decoder sees f0 clamped into [f0_trained_low_hz, f0_trained_high_hz], and harmonics
+    # above trained_harmonics (the highest below the training Nyquist at the lowest trained
+    # pitch) are silent, so that an unseen pitch plays no partial the model never learned.
+    f0_trained_low_hz: float = 0.0
+    f0_trained_high_hz: float = 0.0
+    trained_harmonics: int = 0
 
     def __post_init__(self) -> None:
         decoder_size(self.preset)
@@ -102,6 +109,8 @@ class DDSPAutoencoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder output before scaling: ([batch, T, 1 + K + B] float32, state [L, batch, H])."""
         cfg = self.config
+        if cfg.f0_trained_low_hz > 0:  # the network only ever saw pitches in this range
+            f0_hz = f0_hz.clamp(cfg.f0_trained_low_hz, cfg.f0_trained_high_hz)
         raw, state = self.decoder(
             scale_f0(f0_hz),
             scale_loudness(loudness_db, mean=cfg.loudness_mean, std=cfg.loudness_std),
@@ -116,7 +125,12 @@ class DDSPAutoencoder(nn.Module):
         """Raw decoder output -> synth controls; mask: [batch, K] or [batch, T, K] or None."""
         cfg = self.config
         return get_controls(
-            raw, f0_hz, n_harmonics=cfg.n_harmonics, sample_rate=cfg.sample_rate, mask=mask
+            raw,
+            f0_hz,
+            n_harmonics=cfg.n_harmonics,
+            sample_rate=cfg.sample_rate,
+            mask=mask,
+            trained_harmonics=cfg.trained_harmonics or cfg.n_harmonics,
         )
 
     def synthesize(
