@@ -37,7 +37,13 @@ from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
 from realtime.params import GROWTH_MODES, ParameterStore, Smoother
 from realtime.reverb import PartitionedReverb, resample_ir
-from realtime.synth import NoiseFilter, frame_noise, frame_position, harmonic_segment
+from realtime.synth import (
+    NoiseFilter,
+    frame_generator,
+    frame_noise,
+    frame_position,
+    harmonic_segment,
+)
 from realtime.voice import FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
@@ -104,10 +110,14 @@ class Engine:
         self.position = 0  # output samples produced so far
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
         self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
-        self._started = False  # frame 0 is computed by the first process(), after the controls
-        # applied before it (a render's events at time 0, a live session's initial settings)
+        self._started = False  # frame 0 is computed by start() or the first process()
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Compute control frame 0 from the controls applied so far (the first `process` does
+        it otherwise). Frame 1 is read at the start of the first segment, so controls applied
+        after this and before the first `process` belong to frame 1."""
+        if self._started:
+            return
         self._started = True
         self.voice.current = self._compute_frame(0)
         self._add_noise(self.voice.current, frame=0, offset=-self.noise_delay)
@@ -246,7 +256,7 @@ class Engine:
             elif kind == "nca_step":
                 voice.nca_pending += value
             elif kind == "nca_perturb":
-                rng = np.random.Generator(np.random.Philox(key=self.seed + 2, counter=frame))
+                rng = frame_generator(self.seed + 2, frame)
                 seed_cells = self.meta.nca_seed_harmonics
                 hit = rng.random(self.meta.n_harmonics) < value
                 hit[:seed_cells] = False
@@ -291,7 +301,7 @@ class Engine:
         loud = max(loud, -100.0)
         step = self._nca_step_due(voice, get("nca_rate"))
         full_timbre = self.growth == "off"
-        fire_rng = np.random.Generator(np.random.Philox(key=self.seed + 1, counter=frame))
+        fire_rng = frame_generator(self.seed + 1, frame)
         fire = (fire_rng.random((1, 1, meta.n_harmonics)) < meta.nca_fire_rate).astype(np.float32)
         feeds = {
             "f0_hz": np.array([[f0]], np.float32),
@@ -368,7 +378,7 @@ class Engine:
         if out is None:
             out = np.empty(n, np.float32)
         if not self._started:
-            self._start()
+            self.start()
         written = 0
         while written < n:
             if self._read >= self._segment.shape[0]:

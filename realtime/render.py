@@ -50,7 +50,8 @@ def render(
     return out
 
 
-def input_events(
+def start_input(
+    engine: Engine,
     f0_hz: np.ndarray,
     loudness_db: np.ndarray,
     *,
@@ -58,18 +59,29 @@ def input_events(
     pitch_shift: float = 0.0,
     loudness_offset: float = 0.0,
 ) -> tuple[list[Event], float]:
-    """Resynthesis / timbre transfer: one pitch and loudness event per analysis frame.
+    """Resynthesis / timbre transfer: the engine plays the input's pitch and loudness, frame for
+    frame, as the trainer's reconstruction does.
 
-    f0_hz, loudness_db: [T] frame features of the input (the model's own extractors). Each
-    frame's values are scheduled one control frame early, so that frame t of the output uses
-    frame t of the input (the engine reads parameters one frame ahead). Returns (events, seconds).
+    f0_hz, loudness_db: [T] frame features of the input (the model's own extractors). Frame 0 is
+    set and computed now (gate on, the input's first values); frame t >= 1 is scheduled one
+    control frame early, because the engine reads frame t + 1 when segment t begins. Returns
+    (events for `render`, seconds).
     """
-    events = [Event(0.0, 2, "note_on", (69.0, 1.0))]
     shift = 2.0 ** (pitch_shift / 12.0)
-    for t, (f0, loud) in enumerate(zip(f0_hz, loudness_db, strict=True)):
-        when = max(0.0, (t - 1) / frame_rate)
-        events.append(Event(when, 1, "pitch_hz", (float(f0) * shift,)))
-        events.append(Event(when, 1, "loudness_db", (min(0.0, float(loud) + loudness_offset),)))
+
+    def controls(t: int) -> list[tuple[str, tuple]]:
+        loud = min(0.0, float(loudness_db[t]) + loudness_offset)
+        return [("pitch_hz", (float(f0_hz[t]) * shift,)), ("loudness_db", (loud,))]
+
+    engine.apply("note_on", (69.0, 1.0))
+    for action, args in controls(0):
+        engine.apply(action, args)
+    engine.start()
+    events = [
+        Event((t - 1) / frame_rate, 1, action, args)
+        for t in range(1, len(f0_hz))
+        for action, args in controls(t)
+    ]
     return events, len(f0_hz) / frame_rate
 
 

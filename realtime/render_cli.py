@@ -21,6 +21,7 @@ from realtime.params import GROWTH_MODES, SPECS
 
 if TYPE_CHECKING:
     from export.features import Features
+    from realtime.engine import Engine
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 
@@ -96,15 +97,20 @@ def input_features(args: argparse.Namespace, meta: ArtifactMetadata) -> Features
 
 
 def resynthesis_events(
-    args: argparse.Namespace, meta: ArtifactMetadata, features: Features
+    args: argparse.Namespace, engine: Engine, features: Features
 ) -> tuple[list, float]:
-    """One pitch and loudness event per frame of the input."""
-    from realtime.render import input_events
+    """Set the engine up to follow the input: one pitch and loudness control per frame."""
+    from realtime.render import start_input
 
-    return input_events(
+    engine.voice.envelope.sustain = 1.0
+    engine.voice.envelope.attack_s = 1e-6  # the input's own loudness shapes the onsets
+    engine.smoother.disable("pitch_hz")
+    engine.smoother.disable("loudness_db")
+    return start_input(
+        engine,
         features.f0_hz,
         features.loudness_db,
-        frame_rate=meta.frame_rate,
+        frame_rate=engine.meta.frame_rate,
         pitch_shift=args.pitch_shift,
         loudness_offset=args.loudness_offset,
     )
@@ -175,11 +181,7 @@ def run(args: argparse.Namespace) -> int:
             grow_steps=args.grow_steps,
         )
     elif features is not None:
-        events, seconds = resynthesis_events(args, model.meta, features)
-        engine.voice.envelope.sustain = 1.0
-        engine.voice.envelope.attack_s = 1e-6  # the input's own loudness shapes the onsets
-        engine.smoother.disable("pitch_hz")
-        engine.smoother.disable("loudness_db")
+        events, seconds = resynthesis_events(args, engine, features)
     else:
         is_midi = args.score.suffix.lower() in (".mid", ".midi", ".smf")
         events = parse_midi_file(args.score) if is_midi else parse_json_score(args.score)

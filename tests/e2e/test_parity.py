@@ -104,7 +104,10 @@ def test_engine_resynthesis_equals_the_trainers_reconstruction(
     assert harmonic.shape == expected.shape
     peak = float(np.abs(expected).max())
     assert peak > 1e-3  # it really plays
-    assert float(np.abs(harmonic - expected).max()) < 1e-3 * peak
+    # All but the last frame's segment: there the engine already interpolates towards the frame
+    # after the input (it cannot know the input ends), where the trainer holds the last frame.
+    body = n - feature_config.hop
+    assert float(np.abs(harmonic[:body] - expected[:body]).max()) < 1e-4 * peak
 
     # The whole output with default flags: the same distance to the recording within 2 %.
     d_trainer = spectral_distance(trainer.audio[0].numpy(), reference)
