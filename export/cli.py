@@ -21,6 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def trained_range(meta: ArtifactMetadata) -> str:
+    """What the model learned, in words: its pitch range and the harmonics that can sound."""
+    low, high = meta.trained_f0_hz
+    if low <= 0:
+        return "not recorded (format 1): every harmonic below Nyquist can sound"
+    return (
+        f"{low:.0f}..{high:.0f} Hz; below it the decoder plays its timbre at {low:.0f} Hz, above "
+        f"it at {high:.0f} Hz; harmonics 1..{meta.trained_harmonics} of {meta.n_harmonics} "
+        "can sound (the rest were never audible in training)"
+    )
+
+
 def model_card(
     meta: ArtifactMetadata, worst: dict[str, float], seconds_per_frame: float, path: Path
 ) -> str:
@@ -44,7 +56,9 @@ def model_card(
             f"{meta.nca_seed_harmonics} harmonic(s)",
             f"  f0: {meta.f0_min_hz:g}..{meta.f0_max_hz:g} Hz ({meta.f0_tracker}); loudness "
             f"normalisation {meta.loudness_mean:.1f} +- {meta.loudness_std:.1f} dB",
-            f"  presets: {', '.join(meta.presets)}",
+            f"  trained pitch range: {trained_range(meta)}",
+            f"  timbre: presets {', '.join(meta.presets)}; encoder for --timbre input: "
+            f"{'yes' if meta.encoder_onnx else 'no'}",
             f"  verified: torch vs onnxruntime, worst relative difference {diffs}",
             f"  inference: {seconds_per_frame * 1e6:.0f} us per frame (onnxruntime, 1 thread) = "
             f"{load:.2f}% of one core in real time",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ParameterError, run_cli
-from realtime.params import GROWTH_MODES, SPECS
+from realtime.shared_options import add_growth_and_gate
 
 BLOCKSIZE_RANGE = (32, 2048)
 
@@ -55,19 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
     start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
-    start.add_argument(
-        "--growth",
-        choices=GROWTH_MODES,
-        default="free",
-        help="free: the NCA grows while notes sound (default); per-note: every note after "
-        "silence grows from its fundamental; off: the full learned timbre",
-    )
-    start.add_argument(
-        "--gate",
-        type=float,
-        default=SPECS["gate_db"].default,
-        help="silence gate, dB: below this loudness the voice fades to silence (-120 = off)",
-    )
+    add_growth_and_gate(start, growth_default="free")
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -164,14 +152,17 @@ def status_values(engine: Any, player: Any, server: Any) -> list:
         int(server.accepted),
         int(server.rejected_total),
         int(voice.envelope.level > 0),
+        int(engine.meta.in_trained_range(float(voice.current.f0_hz))),
     ]
 
 
 def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
     loads = player.recent_loads(256)
     load = f"{100 * loads.mean():4.0f}% avg {100 * loads.max():4.0f}% max" if loads.size else "-"
+    f0 = engine.voice.current.f0_hz
+    outside = "" if engine.meta.in_trained_range(f0) else " (outside the trained range)"
     return (
-        f"load {load} | xruns {player.underflows} | {engine.voice.current.f0_hz:7.1f} Hz "
+        f"load {load} | xruns {player.underflows} | {f0:7.1f} Hz{outside} "
         f"{engine.smoother.value('loudness_db'):6.1f} dB | NCA step "
         f"{engine.voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
         f"OSC {rate:5.0f} msg/s, {server.rejected_total} rejected"

@@ -157,6 +157,7 @@ STATUS_FIELDS = (  # the reply's arguments, in order (realtime.live_cli.status_v
     ("i osc_accepted", "OSC messages accepted"),
     ("i osc_rejected", "OSC messages (or datagrams) rejected"),
     ("i gate", "1 while a note sounds (attack, decay, sustain or release), else 0"),
+    ("i in_range", "1 while the pitch lies in the model's trained range (or it is unknown)"),
 )
 
 

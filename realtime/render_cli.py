@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from export.contract import ArtifactMetadata
 from export.errors import GrowError, ParameterError, run_cli
-from realtime.params import GROWTH_MODES, SPECS
+from realtime.shared_options import add_growth_and_gate
 
 if TYPE_CHECKING:
     from export.features import Features
@@ -51,18 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     grow.add_argument("--silence", type=float, default=0.2, help="seconds between stages")
     grow.add_argument("--note", type=float, default=69.0, help="MIDI note (float = microtonal)")
     grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps over all stages")
-    p.add_argument(
-        "--growth",
-        choices=GROWTH_MODES,
-        help="off: the full learned timbre (default for --input and --score); free: the NCA grows "
-        "while notes sound; per-note: every note after silence grows from its fundamental",
-    )
-    p.add_argument(
-        "--gate",
-        type=float,
-        default=SPECS["gate_db"].default,
-        help="silence gate, dB: where the loudness falls below it, the output fades to silence "
-        "(-120 = off)",
+    add_growth_and_gate(
+        p, growth_default=None, default_note="off for --input and --score, free for --grow"
     )
     p.add_argument("--tail", type=float, default=0.5, help="seconds after the last note")
     p.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")

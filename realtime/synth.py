@@ -63,8 +63,11 @@ class NoiseFilter:
 
     The FIR keeps the training filter's frequency resolution: at the training rate it is the
     training synth's filter exactly (length 2B - 1); at other rates its length scales with the
-    rate, and bands above the training Nyquist are zero. The geometry (bin frequencies, window)
-    is computed once; a call designs one frame's filter.
+    rate, and bands above the training Nyquist are zero. White noise of a fixed variance spreads
+    its power over the whole output band, so at rate R its density is train_rate / R of the
+    training one: the FIR carries sqrt(R / train_rate) so that the noise sounds as loud at every
+    rate. The geometry (bin frequencies, window) is computed once; a call designs one frame's
+    filter.
     """
 
     def __init__(self, n_bands: int, *, out_rate: int, train_rate: int) -> None:
@@ -72,7 +75,8 @@ class NoiseFilter:
         half = self.delay
         self.bins_hz = np.arange(half + 1) * (out_rate / 2) / half  # [D + 1]
         self.band_hz = np.arange(n_bands) * (train_rate / 2) / (n_bands - 1)  # [B]
-        self.window = np.hanning(2 * half + 1)  # [2D + 1]
+        # The window, with the level correction for the output rate folded in.
+        self.window = np.hanning(2 * half + 1) * math.sqrt(out_rate / train_rate)  # [2D + 1]
 
     def __call__(self, magnitudes: np.ndarray) -> np.ndarray:
         """magnitudes: [B] linear gains of bands evenly spaced from 0 Hz to the training

@@ -17,14 +17,18 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import onnx
 import pytest
 import soundfile as sf
 import torch
 
 from export.audio import load_audio
+from export.contract import METADATA_KEY
 from export.features import FeatureConfig, compute_features
 from export.onnx_export import load_run
 from realtime import render_cli
+from realtime.model import load_model
+from realtime.timbre_encoder import encode_timbre
 from trainer.example import example_audio_path
 from trainer.metrics import spectral_distance
 from trainer.report import resynthesize
@@ -140,3 +144,33 @@ def test_a_model_knows_what_training_made_audible(trained: tuple[Path, Path, Pat
         controls, _ = ddsp.controls(f0, torch.full((1, 20), -30.0), torch.zeros(1, mc.z_dim))
     assert float(controls.harmonic_amps[..., mc.trained_harmonics :].abs().max()) == 0.0
     assert float(controls.harmonic_amps[..., : mc.trained_harmonics].sum()) > 0.0
+
+
+def test_timbre_input_is_the_trainers_z(
+    trained: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The artifact's encoder gives the z the trainer's reconstruction uses; a model without one
+    is refused with a sentence that says what to do."""
+    run_root, model, held_out = trained
+    ddsp, _, config = load_run(RunDir(run_root))
+    feature_config = FeatureConfig(**config["features"])
+    features = compute_features(
+        load_audio(held_out, sample_rate=feature_config.sample_rate), feature_config
+    )
+    meta = load_model(model).meta
+    assert meta.features == config["features"]
+    with torch.no_grad():
+        expected = ddsp.encoder(torch.from_numpy(features.mfcc)[None])[0].numpy()
+    z = encode_timbre(meta, features.mfcc)
+    assert np.abs(z - expected).max() < 1e-4 * max(1.0, float(np.abs(expected).max()))
+
+    onnx_model = onnx.load(str(model))
+    entry = next(p for p in onnx_model.metadata_props if p.key == METADATA_KEY)
+    entry.value = json.dumps({**json.loads(entry.value), "encoder_onnx": ""})
+    no_encoder = tmp_path / "no-encoder.onnx"
+    onnx.save(onnx_model, str(no_encoder))
+    args = ["--model", str(no_encoder), "--input", str(held_out), "--out", str(tmp_path / "x.wav")]
+    assert render_cli.main([*args, "--timbre", "input"]) == 2
+    assert "carries no timbre encoder" in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()
+    assert render_cli.main(args) == 0  # without --timbre it falls back to the first preset

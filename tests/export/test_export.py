@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import onnx
 import pytest
 
 from export.contract import FORMAT_VERSION, METADATA_KEY, ArtifactError, ArtifactMetadata
+from export.features import FeatureConfig
 from export.onnx_export import build_metadata, load_run
 from export.step_graph import StepGraph
 from export.verify import TOLERANCE, compare
@@ -77,7 +79,28 @@ def _valid_metadata() -> ArtifactMetadata:
         f0_tracker="pyin",
         presets={"a": [0.0] * 16},
         nca_seed_state=[[0.0] * 64 for _ in range(16)],
+        features=dataclasses.asdict(FeatureConfig()),
+        trained_f0_hz=[200.0, 800.0],
+        trained_harmonics=60,
     )
+
+
+def test_format_1_metadata_still_loads() -> None:
+    """Version 1 had no feature settings, trained range or encoder: they are filled in."""
+    v2 = json.loads(_valid_metadata().to_json())
+    v1 = {
+        k: v
+        for k, v in v2.items()
+        if k not in ("features", "trained_f0_hz", "trained_harmonics", "encoder_onnx")
+    }
+    meta = ArtifactMetadata.from_json(json.dumps({**v1, "format_version": 1}))
+    assert meta.features == dataclasses.asdict(FeatureConfig())  # what every v1 run used
+    assert meta.trained_harmonics == 0 and meta.in_trained_range(3000.0)
+    assert not meta.encoder_onnx
+    with pytest.raises(ArtifactError, match="lacks the feature settings"):
+        ArtifactMetadata.from_json(json.dumps({**v1, "format_version": 2}))
+    with pytest.raises(ArtifactError, match=r"trained_harmonics=65 must be in 0\.\.64"):
+        ArtifactMetadata.from_json(json.dumps({**v2, "trained_harmonics": 65}))
 
 
 @pytest.mark.slow
@@ -91,7 +114,7 @@ def test_grow_export_cli(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "model card" in done.stdout and "presets: breathy, flute" in done.stdout
+    assert "model card" in done.stdout and "presets breathy, flute" in done.stdout
     assert "worst relative difference" in done.stdout and "us per frame" in done.stdout
     assert out.stat().st_size > 100_000
     assert not list(tmp_path.glob(".*"))  # no temporary left behind
