@@ -13,14 +13,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from export.errors import ParameterError
+
 TMP_MARK = ".tmp-"
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path with the target's suffix; rename it onto `target` on success."""
+def atomic_path(target: str | Path, *, make_parents: bool = False) -> Iterator[Path]:
+    """Yield a temporary path with the target's suffix; rename it onto `target` on success.
+
+    The target's folder must exist unless `make_parents` (for folders the program owns, such as
+    its cache): a mistyped output path is an error, never a silently created tree.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist")
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.stem}{TMP_MARK}", suffix=target.suffix, dir=target.parent
     )

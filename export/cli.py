@@ -8,16 +8,37 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from export.cli_help import command_parser
 from export.contract import ArtifactMetadata
 from export.errors import TrainingError, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grow-export", description=__doc__.split("\n")[0])
+    p = command_parser(
+        "grow-export",
+        description="Write a trained run as one streaming ONNX file: the per-frame step graph "
+        "(decoder and one NCA step, state in and out) with everything the engine needs in its "
+        "metadata (rates, feature settings, trained pitch range, timbre presets and encoder, NCA "
+        "seed, reverb). Before the file appears, PyTorch and onnxruntime are run side by side "
+        "over hundreds of frames; any difference above 1e-4 (relative) fails the export and "
+        "nothing is written. Then a model card is printed.",
+        examples=[
+            "grow-export run --out flute.onnx",
+            "grow-export run --out flute.onnx --force      # replace an earlier export",
+        ],
+        outputs="the .onnx file given by --out (written atomically), a model card on stdout",
+        next_step="grow-render --model flute.onnx --input phrase.wav --out r.wav, or "
+        "grow-live --model flute.onnx",
+    )
     p.add_argument("run", type=Path, help="run directory written by grow-train (both phases)")
     p.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    p.add_argument("--verify-frames", type=int, default=600)
+    p.add_argument(
+        "--verify-frames",
+        type=int,
+        default=600,
+        help="frames of wandering controls run through PyTorch and onnxruntime to verify",
+    )
     return p
 
 
@@ -68,12 +89,12 @@ def model_card(
 
 def run(args: argparse.Namespace) -> int:
     from export.onnx_export import build_metadata, export_onnx, load_run
+    from export.outputs import check_output
     from export.step_graph import StepGraph
     from export.verify import TOLERANCE, compare, time_per_frame
     from trainer.run_dir import RunDir
 
-    if args.out.exists() and not args.force:
-        raise TrainingError(f"{args.out} exists; pass --force to overwrite it")
+    check_output(args.out, option="--out", suffixes=(".onnx",), force=args.force)
     run_dir = RunDir(args.run)
     ddsp, nca, config = load_run(run_dir)
     meta = build_metadata(run_dir, ddsp, nca, config)

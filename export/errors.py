@@ -33,8 +33,13 @@ def run_cli(
     try:
         return run(args)
     except GrowError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{clear_line()}{prog}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(f"{clear_line()}{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def clear_line() -> str:
+    """On a terminal, what erases a progress bar's or status line's remains before a message."""
+    return "\r\033[K" if sys.stderr.isatty() else ""

@@ -91,6 +91,8 @@ class Engine:
         self.note = 69.0  # the sounding (or last) note
         self.presets = {name: np.asarray([z], np.float32) for name, z in meta.presets.items()}
         self.preset_names = list(self.presets)
+        # What the status line shows as the timbre: a preset, a morph, or the input's own z.
+        self.timbre_name = self.preset_names[0] if timbre is None else "input"
         if timbre is not None and np.shape(timbre) != (meta.z_dim,):
             raise ParameterError(f"timbre has shape {np.shape(timbre)}, expected ({meta.z_dim},)")
         start_z = (
@@ -199,6 +201,7 @@ class Engine:
     def select_timbre(self, name: str) -> None:
         if name not in self.presets:
             raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
+        self.timbre_name = name
         self.commands.append(("timbre", self.presets[name]))
 
     def morph_timbre(self, a: str, b: str, x: float) -> None:
@@ -208,6 +211,7 @@ class Engine:
         if not math.isfinite(x):
             raise ParameterError(f"morph position {x!r} must be a finite number in [0, 1]")
         x = min(max(float(x), 0.0), 1.0)
+        self.timbre_name = f"{a}>{b} {x:.2f}"
         self.commands.append(("timbre", (1 - x) * self.presets[a] + x * self.presets[b]))
 
     def nca_reset(self) -> None:

@@ -15,14 +15,32 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from export.cli_help import command_parser
 from export.errors import ParameterError, run_cli
+from realtime.params import SPECS
 from realtime.shared_options import add_growth_and_gate
 
 BLOCKSIZE_RANGE = (32, 2048)
+NO_SOUND_CARD_HINT = "apt-get install jackd2, then: jackd -d dummy -r 48000 -p 256 &"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grow-live", description=__doc__.split("\n")[0])
+    p = command_parser(
+        "grow-live",
+        description="Play a model through the sound card in real time, steered over OSC (and "
+        "MIDI with the midi extra), while the NCA grows its timbre live. Everything is checked "
+        "before a device opens: the model, the device, the rate, the block size, the OSC port. "
+        "The OSC namespace (addresses, units, ranges, defaults) is in docs/OSC.md. Ctrl-C or "
+        "SIGTERM fades out and exits; recordings are completed. Without a sound card, start a "
+        "JACK dummy server first: jackd -d dummy -r 48000 -p 256 & then grow-live --host-api jack.",
+        examples=[
+            "grow-live                                  # the demo model, OSC on 127.0.0.1:9000",
+            "grow-live --model m.onnx --device USB --blocksize 64 --record-osc set.jsonl",
+            "oscsend localhost 9000 /grow/note ff 60 0.8   # then, from another terminal",
+        ],
+        outputs="sound; with --record-osc a control log, with --record-wav what was played",
+        next_step="grow-render --osc-log set.jsonl --out set.wav replays a recorded session",
+    )
     p.add_argument("--model", type=Path, help="artifact from grow-export (default: demo model)")
     p.add_argument("--list-devices", action="store_true", help="list audio outputs and exit")
     p.add_argument("--device", help="output device: index or part of its name")
@@ -35,14 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--compute",
         choices=["callback", "thread"],
         default="thread",
-        help="run the engine in a producer thread feeding a ring (default) or in the callback",
+        help="run the engine in a producer thread feeding a ring, or in the callback",
     )
     p.add_argument(
         "--prefill", type=int, help="thread mode: blocks kept ready, 1..16 (default: 256 samples)"
     )
     osc = p.add_argument_group("OSC")
-    osc.add_argument("--osc-host", default="127.0.0.1", help="address to listen on")
-    osc.add_argument("--osc-port", type=int, default=9000)
+    osc.add_argument(
+        "--osc-host", default="127.0.0.1", help="address to listen on (0.0.0.0: the network)"
+    )
+    osc.add_argument("--osc-port", type=int, default=9000, help="UDP port to listen on")
     osc.add_argument("--osc-allow", default="", help="comma-separated client IPs/networks")
     midi = p.add_argument_group("MIDI (extra: timbre-grower[midi])")
     midi.add_argument("--midi-port", help="MIDI input: name or part of it")
@@ -50,16 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     rec = p.add_argument_group("recording")
     rec.add_argument("--record-osc", type=Path, help="control log for grow-render --osc-log")
     rec.add_argument("--record-wav", type=Path, help="write what was played (float WAV)")
+    rec.add_argument("--force", action="store_true", help="overwrite existing recordings")
     start = p.add_argument_group("initial settings")
     start.add_argument("--timbre", help="timbre preset (default: the first)")
-    start.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
+    start.add_argument(
+        "--loudness", type=float, default=SPECS["loudness_db"].default, help="dB fed to the decoder"
+    )
     start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
     add_growth_and_gate(start, growth_default="free")
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--quiet", action="store_true", help="no status line")
-    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument(
+        "--provider", choices=["cpu", "cuda"], default="cpu", help="onnxruntime provider"
+    )
     return p
 
 
@@ -67,7 +92,13 @@ def import_sounddevice() -> Any:
     try:
         import sounddevice as sd
     except OSError as err:  # PortAudio missing
-        raise ParameterError(f"cannot load PortAudio ({err}); install libportaudio2") from None
+        raise ParameterError(
+            f"cannot load PortAudio ({err}); install it: apt-get install libportaudio2"
+        ) from None
+    except ImportError:
+        raise ParameterError(
+            "grow-live needs sounddevice: pip install 'timbre-grower[live]'"
+        ) from None
     return sd
 
 
@@ -93,7 +124,13 @@ def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
         chosen = [i for i, a in enumerate(apis) if host_api.lower() in a["name"].lower()]
         if not chosen:
             names = ", ".join(a["name"] for a in apis)
-            raise ParameterError(f"--host-api {host_api!r}: no such host API (have: {names})")
+            hint = (
+                "; PortAudio lists JACK only while a JACK server runs: start one (without a "
+                f"sound card: {NO_SOUND_CARD_HINT}) and try again"
+                if "jack" in host_api.lower()
+                else ""
+            )
+            raise ParameterError(f"--host-api {host_api!r}: no such host API (have: {names}){hint}")
         outputs = [i for i in outputs if devices[i]["hostapi"] in chosen]
     if device is not None:
         if device.isdigit():
@@ -114,7 +151,10 @@ def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
             return i
     if outputs:
         return outputs[0]
-    raise ParameterError("no audio output device found (see --list-devices)")
+    raise ParameterError(
+        "no audio output device found (see --list-devices). Without a sound card, start a JACK "
+        f"dummy server ({NO_SOUND_CARD_HINT}) and run grow-live --host-api jack"
+    )
 
 
 def check_numbers(args: argparse.Namespace) -> float | str:
@@ -159,17 +199,21 @@ def status_values(engine: Any, player: Any, server: Any) -> list:
 def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
     loads = player.recent_loads(256)
     load = f"{100 * loads.mean():4.0f}% avg {100 * loads.max():4.0f}% max" if loads.size else "-"
-    f0 = engine.voice.current.f0_hz
+    voice = engine.voice
+    f0 = voice.current.f0_hz
     outside = "" if engine.meta.in_trained_range(f0) else " (outside the trained range)"
+    sounding = "note on " if voice.envelope.level > 0 else "silent  "
     return (
-        f"load {load} | xruns {player.underflows} | {f0:7.1f} Hz{outside} "
-        f"{engine.smoother.value('loudness_db'):6.1f} dB | NCA step "
-        f"{engine.voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
+        f"load {load} | xruns {player.underflows} | {sounding} {f0:7.1f} Hz{outside} "
+        f"{engine.smoother.value('loudness_db'):6.1f} dB | timbre {engine.timbre_name} | "
+        f"growth {engine.growth}, blend {engine.smoother.value('mask_blend'):.2f}, NCA step "
+        f"{voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
         f"OSC {rate:5.0f} msg/s, {server.rejected_total} rejected"
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from export.outputs import check_output
     from realtime.control_log import ControlLogWriter
     from realtime.engine import Engine
     from realtime.midi_input import MidiInput, list_midi_ports
@@ -206,9 +250,12 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
         )
-    for out in (args.record_osc, args.record_wav):
-        if out is not None and out.exists():
-            raise ParameterError(f"{out} exists; choose another name")
+    for out, option, suffixes in (
+        (args.record_osc, "--record-osc", (".jsonl",)),
+        (args.record_wav, "--record-wav", (".wav",)),
+    ):
+        if out is not None:
+            check_output(out, option=option, suffixes=suffixes, force=args.force)
     server = OscServer(engine, host=args.osc_host, port=args.osc_port, allow=allow)
     midi = MidiInput(engine, args.midi_port) if args.midi_port else None
     writer = None

@@ -48,8 +48,20 @@ def load_model(path: str | Path, *, provider: str = "cpu") -> LoadedModel:
     path = Path(path)
     if provider not in PROVIDERS:
         raise ArtifactError(f"provider={provider!r} must be one of {', '.join(PROVIDERS)}")
+    if path.is_dir():
+        hint = (
+            f"a grow-train run: export it first (grow-export {path} --out model.onnx)"
+            if (path / "config.json").is_file()
+            else "give the .onnx file written by grow-export"
+        )
+        raise ArtifactError(f"{path} is a folder, not a model; {hint}")
     if not path.is_file():
-        raise ArtifactError(f"{path}: no such model file")
+        raise ArtifactError(f"{path}: no such file")
+    if path.suffix.lower() in (".pt", ".pth", ".ckpt"):
+        raise ArtifactError(
+            f"{path} is a PyTorch checkpoint, not a playable model: export its run with "
+            "grow-export RUN_DIR --out model.onnx"
+        )
     if PROVIDERS[provider] not in ort.get_available_providers():
         raise ArtifactError(
             f"provider {provider!r} is not available in this onnxruntime "
@@ -62,9 +74,11 @@ def load_model(path: str | Path, *, provider: str = "cpu") -> LoadedModel:
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(path), options, providers=[PROVIDERS[provider]])
-    except Exception as err:  # onnxruntime raises its own exception types for bad files
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ArtifactError(f"{path}: not a loadable ONNX model ({first_line})") from None
+    except Exception:  # onnxruntime raises its own exception types (protobuf parse errors)
+        raise ArtifactError(
+            f"{path} is not an ONNX model (onnxruntime cannot read it); play a file written by "
+            "grow-export"
+        ) from None
     props = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in props:
         raise ArtifactError(

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from export.cli_help import command_parser
 from export.contract import ArtifactMetadata
 from export.errors import GrowError, ParameterError, run_cli
+from realtime.params import SPECS
 from realtime.shared_options import add_growth_and_gate
 
 if TYPE_CHECKING:
@@ -33,29 +35,56 @@ def demo_model_path() -> Path:
 def build_parser() -> argparse.ArgumentParser:
     from export.growth import STRATEGIES
 
-    p = argparse.ArgumentParser(prog="grow-render", description=__doc__.split("\n")[0])
+    p = command_parser(
+        "grow-render",
+        description="Render the live engine's sound offline to a WAV file, sample for sample "
+        "what grow-live would play for the same controls. Four modes: --grow renders the "
+        "growth stages (one held note per stage, the seeds' grower), --score plays a JSON note "
+        "list or a MIDI file, --input resynthesizes a recording (its pitch and loudness, tracked "
+        "with the model's own extractors, played with the model's timbre: timbre transfer), "
+        "--osc-log replays a session recorded by grow-live. Without --model the bundled demo "
+        "model (a flute) plays.",
+        examples=[
+            "grow-render --grow nca --out growth.wav",
+            "grow-render --model m.onnx --input phrase.wav --out resynthesis.wav",
+            "grow-render --model m.onnx --score song.mid --growth per-note --out song.wav",
+        ],
+        outputs="the WAV file given by --out (written atomically; --png adds a picture)",
+        next_step="listen to it; play the model live with grow-live --model m.onnx",
+    )
     p.add_argument("--model", type=Path, help="artifact from grow-export (default: demo model)")
     p.add_argument("--out", type=Path, required=True, help="WAV file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--grow", choices=STRATEGIES, help="render the growth stages")
+    mode.add_argument(
+        "--grow",
+        choices=STRATEGIES,
+        metavar="STRATEGY",
+        help=f"render the growth stages with this strategy: {', '.join(STRATEGIES)}",
+    )
     mode.add_argument("--score", type=Path, help="JSON note list or MIDI file (.mid) to play")
     mode.add_argument("--input", type=Path, help="audio to resynthesize with the model's timbre")
     mode.add_argument("--osc-log", type=Path, help="control log from grow-live --record-osc")
     transfer = p.add_argument_group("--input")
-    transfer.add_argument("--pitch-shift", type=float, default=0.0, help="semitones")
-    transfer.add_argument("--loudness-offset", type=float, default=0.0, help="dB")
+    transfer.add_argument(
+        "--pitch-shift", type=float, default=0.0, help="transpose the input, semitones"
+    )
+    transfer.add_argument(
+        "--loudness-offset", type=float, default=0.0, help="added to the input's loudness, dB"
+    )
     grow = p.add_argument_group("--grow")
-    grow.add_argument("--stages", type=int, default=32)
-    grow.add_argument("--stage-seconds", type=float, default=0.5)
+    grow.add_argument("--stages", type=int, default=32, help="growth stages (held notes)")
+    grow.add_argument("--stage-seconds", type=float, default=0.5, help="length of each stage")
     grow.add_argument("--silence", type=float, default=0.2, help="seconds between stages")
     grow.add_argument("--note", type=float, default=69.0, help="MIDI note (float = microtonal)")
-    grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps over all stages")
+    grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps taken over all stages")
     add_growth_and_gate(
         p, growth_default=None, default_note="off for --input and --score, free for --grow"
     )
-    p.add_argument("--tail", type=float, default=0.5, help="seconds after the last note")
-    p.add_argument("--loudness", type=float, default=-15.0, help="dB fed to the decoder")
+    p.add_argument("--tail", type=float, default=0.5, help="seconds after a score's last note")
+    p.add_argument(
+        "--loudness", type=float, default=SPECS["loudness_db"].default, help="dB fed to the decoder"
+    )
     p.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     p.add_argument("--noise", type=float, default=0.0, help="gain of the noise branch, dB")
     p.add_argument(
@@ -64,11 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
         "reconstruction does (default for --input when the model has an encoder; else the "
         "first preset)",
     )
-    p.add_argument("--samplerate", type=int, help="Hz (default 48000, or the log's rate)")
-    p.add_argument("--blocksize", type=int, default=512)
-    p.add_argument("--format", choices=list(SUBTYPES), default="pcm24")
+    p.add_argument(
+        "--samplerate", type=int, help="output rate, Hz (default 48000, or the log's rate)"
+    )
+    p.add_argument(
+        "--blocksize", type=int, default=512, help="samples per engine call (same output)"
+    )
+    p.add_argument("--format", choices=list(SUBTYPES), default="pcm24", help="WAV sample format")
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
-    p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument(
+        "--provider", choices=["cpu", "cuda"], default="cpu", help="onnxruntime provider"
+    )
     p.add_argument("--png", type=Path, help="also write a spectrogram + growth picture here")
     return p
 
@@ -113,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from export.atomic import atomic_path
+    from export.outputs import check_output
     from realtime.control_log import file_sha256, read_control_log
-    from realtime.engine import Engine
+    from realtime.engine import SUPPORTED_RATES, Engine
     from realtime.fade import fade_curve
     from realtime.midi_file import parse_midi_file
     from realtime.model import load_model
@@ -122,14 +158,17 @@ def run(args: argparse.Namespace) -> int:
     from realtime.score import Event, parse_json_score
     from realtime.timbre_encoder import encode_timbre, has_encoder
 
-    if args.out.exists() and not args.force:
-        raise ParameterError(f"{args.out} exists; pass --force to overwrite it")
-    if args.out.suffix.lower() != ".wav":
-        raise ParameterError(f"--out {args.out} must end in .wav")
+    check_output(args.out, option="--out", suffixes=(".wav",), force=args.force)
+    if args.png is not None:
+        check_output(args.png, option="--png", suffixes=(".png",), force=args.force)
     log = read_control_log(args.osc_log) if args.osc_log else None
     model_path = args.model or demo_model_path()
     model = load_model(model_path, provider=args.provider)
     rate = args.samplerate or (log.sample_rate if log else 48000)
+    if rate not in SUPPORTED_RATES:
+        raise ParameterError(
+            f"--samplerate {rate} must be one of {', '.join(map(str, SUPPORTED_RATES))} Hz"
+        )
     seed = log.seed if log else args.seed
     if args.grow and args.growth == "off":
         raise ParameterError("--grow renders the growth: it cannot take --growth off")

@@ -33,7 +33,7 @@ def write_render_picture(path: Path, audio: np.ndarray, engine: Engine) -> None:
     amps_db = 20 * np.log10(np.maximum(amps.T, 1e-6))
     seconds = audio.shape[0] / rate
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    top.imshow(
+    picture = top.imshow(
         spec_db,
         origin="lower",
         aspect="auto",
@@ -42,9 +42,13 @@ def write_render_picture(path: Path, audio: np.ndarray, engine: Engine) -> None:
         vmax=spec_db.max(),
         cmap="magma",
     )
+    # The model sounds nothing above its training Nyquist: the axis ends where the content does.
+    band_khz = min(rate, engine.meta.sample_rate) / 2000
+    top.set_ylim(0, band_khz * 1.05)
     top.set_ylabel("frequency (kHz)")
     top.set_title("spectrogram")
-    bottom.imshow(
+    fig.colorbar(picture, ax=top, label="dB", pad=0.01)
+    growth = bottom.imshow(
         amps_db,
         origin="lower",
         aspect="auto",
@@ -56,6 +60,7 @@ def write_render_picture(path: Path, audio: np.ndarray, engine: Engine) -> None:
     bottom.set_ylabel("harmonic")
     bottom.set_xlabel("time (s)")
     bottom.set_title("harmonic amplitudes played (dB): the growth")
+    fig.colorbar(growth, ax=bottom, label="dB", pad=0.01)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")

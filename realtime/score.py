@@ -1,13 +1,15 @@
 """Scores for offline renders: timed events applied to an Engine at exact sample positions.
 
-A JSON score is a list of notes: {"time": s, "duration": s, "note": midi (float ok),
-"velocity": 0..1 (optional), "loudness_db": dB (optional), "timbre": preset (optional)}.
+A JSON score is a list of notes: {"time": s, "duration": s, "note": MIDI number (float ok) or
+a name such as "C4", "F#3", "Bb2" (C4 = 60), "velocity": 0..1 (optional), "loudness_db": dB
+(optional), "timbre": preset (optional)}.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +27,31 @@ class Event:
         return (self.time_s, self.order)
 
 
-def _number(note: dict, key: str, index: int, default: float | None = None) -> float:
+NOTE_NAME = re.compile(r"^([A-Ga-g])([#b]?)(-?\d+)$")
+PITCH_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+
+
+def note_number(name: str) -> float:
+    """MIDI note number of a name: C4 = 60, A4 = 69, F#3 = 54, Bb2 = 46. ValueError if unknown."""
+    match = NOTE_NAME.match(name.strip())
+    if match is None:
+        raise ValueError(f"{name!r} is not a note name like C4, F#3 or Bb2")
+    letter, accidental, octave = match.groups()
+    shift = {"#": 1, "b": -1, "": 0}[accidental]
+    return float(12 * (int(octave) + 1) + PITCH_CLASS[letter.lower()] + shift)
+
+
+def _number(where: str, note: dict, key: str, index: int, default: float | None = None) -> float:
     value = note.get(key, default)
     if value is None:
-        raise ParameterError(f"score note {index}: missing {key!r}")
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ParameterError(f"score note {index}: {key}={value!r} must be a finite number")
+        raise ParameterError(f"{where}: note {index}: missing {key!r}")
+    if key == "note" and isinstance(value, str):
+        try:
+            return note_number(value)
+        except ValueError as err:
+            raise ParameterError(f"{where}: note {index}: {err}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParameterError(f"{where}: note {index}: {key}={value!r} must be a finite number")
     return float(value)
 
 
@@ -44,16 +65,17 @@ def parse_json_score(path: Path) -> list[Event]:
         raise ParameterError(f"{path}: a score must be a JSON list of note objects")
     events = []
     for i, note in enumerate(notes):
-        start = _number(note, "time", i)
-        duration = _number(note, "duration", i)
+        start = _number(str(path), note, "time", i)
+        duration = _number(str(path), note, "duration", i)
         if start < 0 or duration <= 0:
-            raise ParameterError(f"score note {i}: time must be >= 0 and duration > 0")
+            raise ParameterError(f"{path}: note {i}: time must be >= 0 and duration > 0")
         if "loudness_db" in note:
-            events.append(Event(start, 1, "loudness_db", (_number(note, "loudness_db", i),)))
+            loud = _number(str(path), note, "loudness_db", i)
+            events.append(Event(start, 1, "loudness_db", (loud,)))
         if "timbre" in note:
             events.append(Event(start, 1, "select_timbre", (str(note["timbre"]),)))
-        pitch = _number(note, "note", i)
-        velocity = _number(note, "velocity", i, 1.0)
+        pitch = _number(str(path), note, "note", i)
+        velocity = _number(str(path), note, "velocity", i, 1.0)
         events.append(Event(start, 2, "note_on", (pitch, velocity)))
         events.append(Event(start + duration, 0, "note_off", ()))
     return sorted(events, key=Event.sort_key)

@@ -18,6 +18,7 @@ from trainer.run_dir import RunDir
 def make_run(root: Path, *, seed: int = 0) -> RunDir:
     """Write config.json, checkpoint.pt, nca.pt and presets.json as grow-train would."""
     torch.manual_seed(seed)
+    root.mkdir(parents=True, exist_ok=True)
     run = RunDir(root)
     model_config = ModelConfig(preset="tiny", loudness_mean=-30.0, loudness_std=10.0)
     nca_config = NCAConfig()

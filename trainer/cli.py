@@ -9,17 +9,21 @@ its checkpoint and exits with 130; `--resume` continues it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from export.cli_help import command_parser
 from export.errors import ParameterError, TrainingError, run_cli
 from export.features import F0_TRACKERS
 from trainer.models.presets import PRESETS
@@ -31,42 +35,105 @@ if TYPE_CHECKING:
     from trainer.dataset import SegmentDataset
     from trainer.distributed import DistInfo
     from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
+    from trainer.models.nca import NCAConfig
+    from trainer.nca_train import NCATrainConfig
     from trainer.run_dir import RunDir
     from trainer.train import TrainConfig
 
 DEFAULT_STEPS = 10000
 DEFAULT_NCA_STEPS = 2000
 DDSP_SHARE_OF_MINUTES = 0.75  # with --phase all and --minutes, the DDSP phase's share
+# Settings' field names as the user typed them on the command line, for error messages.
+OPTION_NAMES = {
+    "val_fraction": "--val-fraction",
+    "batch_size": "--batch-size",
+    "segment_seconds": "--segment-seconds",
+    "learning_rate": "--lr",
+    "log_weight": "--log-weight",
+    "time_l1_weight": "--time-l1",
+    "checkpoint_every": "--checkpoint-every",
+    "fft_sizes": "--fft-sizes",
+    "steps": "--steps",
+    "sample_rate": "--sample-rate",
+    "hop": "--hop",
+    "n_harmonics": "--harmonics",
+    "n_noise_bands": "--noise-bands",
+    "z_dim": "--z-dim",
+    "reverb_seconds": "--reverb",
+    "channels": "--nca-channels",
+    "hidden": "--nca-hidden",
+    "fire_rate": "--fire-rate",
+    "seed_harmonics": "--seed-harmonics",
+}
+
+
+@contextmanager
+def in_option_names() -> Iterator[None]:
+    """Re-raise a settings error in the words of the command line: `fire_rate=2.0 must be ...`
+    becomes `--fire-rate 2.0 must be ...`."""
+    try:
+        yield
+    except ParameterError as err:
+        text = re.sub(
+            r"\b([a-z0-9_]+)=",
+            lambda m: f"{OPTION_NAMES[m.group(1)]} " if m.group(1) in OPTION_NAMES else m.group(0),
+            str(err),
+        )
+        raise ParameterError(text) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="grow-train",
-        description="Learn the timbre of a monophonic instrument (DDSP), then learn to grow it "
-        "from the fundamental (harmonic NCA).",
+    p = command_parser(
+        "grow-train",
+        description="Learn the timbre of a monophonic instrument from a few minutes of its "
+        "recordings: phase 1 (ddsp) trains a DDSP model (a recurrent decoder that predicts "
+        "harmonic amplitudes and filtered-noise bands from pitch, loudness and a timbre vector, "
+        "through a differentiable harmonic + noise synth and a multi-scale spectral loss); "
+        "phase 2 (nca) freezes it and trains a neural cellular automaton that grows the "
+        "harmonic mask from the fundamental into the full timbre. --phase all runs both. "
+        "Trains on CUDA when present, else on the CPU. Both phases checkpoint atomically and "
+        "resume exactly (--resume) after Ctrl-C, a crash or kill -9.",
+        examples=[
+            "grow-train --example --out run --minutes 4       # the bundled flute",
+            "grow-train takes/*.wav --out violin --minutes 30",
+            "grow-train --out violin --resume --steps 20000  # continue a run",
+        ],
+        outputs="RUN_DIR: config.json, checkpoint.pt, nca.pt, metrics.json, train.log, "
+        "val_*.wav (the validation slice and its reconstruction), growth_preview_*.wav, "
+        "loss_curve.png, spectrogram.png, growth_heatmap.png",
+        next_step="grow-export RUN_DIR --out model.onnx, then grow-render or grow-live",
     )
     p.add_argument("inputs", nargs="*", help="audio files or folders (searched recursively)")
     p.add_argument("--out", required=True, type=Path, help="run directory to create or resume")
     p.add_argument("--example", action="store_true", help="add the bundled flute recording")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--phase", choices=["ddsp", "nca", "all"], default="all")
+    p.add_argument(
+        "--phase", choices=["ddsp", "nca", "all"], default="all", help="which phase(s) to train"
+    )
     budget = p.add_argument_group("budget")
     budget.add_argument("--steps", type=int, help=f"DDSP steps in all (default {DEFAULT_STEPS})")
     budget.add_argument(
         "--minutes",
         type=float,
         help=f"wall-clock budget of this session; with --phase all the DDSP phase gets "
-        f"{DDSP_SHARE_OF_MINUTES:.0%} and the NCA phase the rest",
+        f"{round(100 * DDSP_SHARE_OF_MINUTES)}%% and the NCA phase the rest",
     )
     budget.add_argument("--nca-steps", type=int, help=f"NCA steps (default {DEFAULT_NCA_STEPS})")
     budget.add_argument("--nca-minutes", type=float, help="wall-clock budget of the NCA phase")
     model = p.add_argument_group("model")
-    model.add_argument("--preset", default="tiny", choices=list(PRESETS))
+    model.add_argument(
+        "--preset",
+        default="tiny",
+        choices=list(PRESETS),
+        help="decoder size: tiny (GRU 192), small (GRU 384), seed (2 x 512)",
+    )
     model.add_argument("--sample-rate", type=int, default=24000, help="model rate in Hz")
     model.add_argument("--hop", type=int, default=240, help="samples per control frame")
-    model.add_argument("--harmonics", type=int, default=64)
-    model.add_argument("--noise-bands", type=int, default=64)
-    model.add_argument("--z-dim", type=int, default=16)
+    model.add_argument("--harmonics", type=int, default=64, help="harmonics in the synth (K)")
+    model.add_argument(
+        "--noise-bands", type=int, default=64, help="noise filter bands up to Nyquist (B)"
+    )
+    model.add_argument("--z-dim", type=int, default=16, help="size of the timbre vector z")
     model.add_argument(
         "--reverb",
         type=float,
@@ -75,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="learn a reverb impulse response this long (0 = none)",
     )
     nca = p.add_argument_group("NCA")
-    nca.add_argument("--nca-channels", type=int, default=16)
-    nca.add_argument("--nca-hidden", type=int, default=64)
+    nca.add_argument("--nca-channels", type=int, default=16, help="state channels per cell")
+    nca.add_argument("--nca-hidden", type=int, default=64, help="width of the update rule")
     nca.add_argument(
         "--seed-harmonics",
         type=int,
@@ -86,30 +153,46 @@ def build_parser() -> argparse.ArgumentParser:
     nca.add_argument(
         "--grow-steps", default="32,64", help="range of NCA steps grown before the loss, MIN,MAX"
     )
-    nca.add_argument("--fire-rate", type=float, default=0.5)
+    nca.add_argument(
+        "--fire-rate", type=float, default=0.5, help="chance that a cell updates in a step"
+    )
     feats = p.add_argument_group("features")
-    feats.add_argument("--f0-tracker", default="pyin", choices=list(F0_TRACKERS))
-    feats.add_argument("--f0-min", type=float, default=50.0, help="Hz")
-    feats.add_argument("--f0-max", type=float, default=2000.0, help="Hz")
-    feats.add_argument("--cache-dir", type=Path, help="feature cache (default: ~/.cache/...)")
+    feats.add_argument(
+        "--f0-tracker",
+        default="pyin",
+        choices=list(F0_TRACKERS),
+        help="pitch tracker (yin: much faster, no voicing model; crepe: optional package)",
+    )
+    feats.add_argument("--f0-min", type=float, default=50.0, help="lowest pitch tracked, Hz")
+    feats.add_argument("--f0-max", type=float, default=2000.0, help="highest pitch tracked, Hz")
+    feats.add_argument(
+        "--cache-dir", type=Path, help="feature cache (default: ~/.cache/timbre-grower/features)"
+    )
     feats.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     train = p.add_argument_group("training")
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--segment-seconds", type=float, default=1.0)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--batch-size", type=int, default=8, help="segments per step")
+    train.add_argument("--segment-seconds", type=float, default=1.0, help="length of a segment")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     train.add_argument(
         "--fft-sizes",
         default="2048,1024,256,64",
         help="comma-separated FFT sizes of the spectral loss",
     )
-    train.add_argument("--log-weight", type=float, default=1.0)
+    train.add_argument(
+        "--log-weight", type=float, default=1.0, help="weight of the log-magnitude loss term"
+    )
     train.add_argument("--time-l1", type=float, default=0.0, help="weight of a waveform L1 term")
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps (both phases)")
     train.add_argument(
         "--val-fraction", type=float, default=0.1, help="held-out tail of every file"
     )
-    train.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    train.add_argument("--seed", type=int, default=0, help="randomness of data and init")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="auto: CUDA when present, else the CPU",
+    )
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -241,12 +324,26 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
     for option in ("minutes", "nca_minutes"):
         value = getattr(args, option)
         if value is not None and not value > 0:
-            raise ParameterError(f"--{option.replace('_', '-')}={value} must be positive")
-    files, feature_config, train_config = resolve_settings(args, stored)
-    if dist.is_main:
-        run.root.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(run.root)
-    log = Logger(run.log if dist.is_main else None)
+            raise ParameterError(f"--{option.replace('_', '-')} {value} must be positive")
+    with in_option_names():
+        files, feature_config, train_config = resolve_settings(args, stored)
+        # Every setting is checked now, before features are computed or anything is written
+        # (the data-dependent fields of the real model config come later).
+        trial_model = (
+            ModelConfig(**stored["model"])
+            if stored is not None
+            else ModelConfig(
+                preset=args.preset,
+                sample_rate=feature_config.sample_rate,
+                hop=feature_config.hop,
+                n_harmonics=args.harmonics,
+                n_noise_bands=args.noise_bands,
+                z_dim=args.z_dim,
+                reverb_seconds=args.reverb,
+            )
+        )
+    if args.phase != "ddsp":
+        nca_settings(args, stored or {}, trial_model, train_config)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     if dist.enabled and not dist.is_main:
         torch.distributed.barrier()  # let rank 0 fill the feature cache first
@@ -257,27 +354,29 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
         )
     if dist.enabled and dist.is_main:
         torch.distributed.barrier()
+    with in_option_names():
+        dataset = SegmentDataset(
+            features,
+            [f.stem for f in files],
+            hop=feature_config.hop,
+            segment_frames=round(train_config.segment_seconds * feature_config.frame_rate),
+            val_fraction=train_config.val_fraction,
+            frame_rate=feature_config.frame_rate,
+        )
+    # Only now that the inputs are known to be usable does the run directory appear: a run
+    # refused for its inputs leaves no empty --out behind.
+    if dist.is_main:
+        run.root.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run.root)
+    log = Logger(run.log if dist.is_main else None)
     for warning in caught:
         log(f"warning: {warning.message}")
-    dataset = SegmentDataset(
-        features,
-        [f.stem for f in files],
-        hop=feature_config.hop,
-        segment_frames=round(train_config.segment_seconds * feature_config.frame_rate),
-        val_fraction=train_config.val_fraction,
-    )
     if stored is not None:
-        model_config = ModelConfig(**stored["model"])
+        model_config = trial_model
     else:
-        model_config = ModelConfig(
-            preset=args.preset,
-            sample_rate=feature_config.sample_rate,
-            hop=feature_config.hop,
-            n_harmonics=args.harmonics,
-            n_noise_bands=args.noise_bands,
-            z_dim=args.z_dim,
+        model_config = dataclasses.replace(
+            trial_model,
             n_mfcc=feature_config.n_mfcc,
-            reverb_seconds=args.reverb,
             loudness_mean=dataset.loudness_mean,
             loudness_std=dataset.loudness_std,
             f0_trained_low_hz=dataset.f0_range_hz[0],
@@ -406,29 +505,23 @@ def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
     return 0, model
 
 
-def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
-    """Train the harmonic NCA on the frozen DDSP model; write its report."""
-    import torch
+def nca_settings(
+    args: argparse.Namespace,
+    stored: dict[str, Any],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+) -> tuple[NCAConfig, NCATrainConfig]:
+    """The NCA phase's settings: the run's own when it has them, else from the command line.
+    Built (and so checked) when the session opens, before any training."""
+    from trainer.models.nca import NCAConfig
+    from trainer.nca_train import NCATrainConfig
 
-    from export.atomic import write_json
-    from trainer.checkpoint import load_checkpoint
-    from trainer.models.ddsp import count_parameters
-    from trainer.models.nca import HarmonicNCA, NCAConfig
-    from trainer.nca_report import write_nca_report
-    from trainer.nca_train import NCATrainConfig, NCATrainer
-
-    args, run, stored = session.args, session.run, session.stored
-    assert stored is not None
-    if not run.checkpoint.is_file():
-        raise TrainingError(f"{run.root}: no DDSP checkpoint; run --phase ddsp (or all) first")
-    ddsp.load_state_dict(load_checkpoint(run.checkpoint)["model"])
-    if "nca" in stored:
-        nca_config = NCAConfig(**stored["nca"])
-        nca_dict = dict(stored["nca_train"], fft_sizes=tuple(stored["nca_train"]["fft_sizes"]))
-        if args.nca_steps is not None:
-            nca_dict["steps"] = args.nca_steps
-        nca_train = NCATrainConfig(**nca_dict)
-    else:
+    with in_option_names():
+        if "nca" in stored:
+            nca_dict = dict(stored["nca_train"], fft_sizes=tuple(stored["nca_train"]["fft_sizes"]))
+            if args.nca_steps is not None:
+                nca_dict["steps"] = args.nca_steps
+            return NCAConfig(**stored["nca"]), NCATrainConfig(**nca_dict)
         grow_range = parse_ints(args.grow_steps, "--grow-steps")
         if len(grow_range) != 2:
             raise ParameterError(f"--grow-steps={args.grow_steps!r} must be MIN,MAX")
@@ -436,19 +529,40 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
         nca_config = NCAConfig(
             channels=args.nca_channels,
             hidden=args.nca_hidden,
-            n_harmonics=session.model_config.n_harmonics,
+            n_harmonics=model_config.n_harmonics,
             fire_rate=args.fire_rate,
             seed_harmonics=args.seed_harmonics,
         )
         nca_train = NCATrainConfig(
             steps=args.nca_steps if args.nca_steps is not None else DEFAULT_NCA_STEPS,
-            batch_size=session.train_config.batch_size,
+            batch_size=train_config.batch_size,
             min_grow_steps=lo,
             max_grow_steps=hi,
-            fft_sizes=session.train_config.fft_sizes,
-            checkpoint_every=session.train_config.checkpoint_every,
-            seed=session.train_config.seed,
+            fft_sizes=train_config.fft_sizes,
+            checkpoint_every=train_config.checkpoint_every,
+            seed=train_config.seed,
         )
+    return nca_config, nca_train
+
+
+def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
+    """Train the harmonic NCA on the frozen DDSP model; write its report."""
+    import torch
+
+    from export.atomic import write_json
+    from trainer.checkpoint import load_checkpoint
+    from trainer.models.ddsp import count_parameters
+    from trainer.models.nca import HarmonicNCA
+    from trainer.nca_report import write_nca_report
+    from trainer.nca_train import NCATrainer
+
+    args, run, stored = session.args, session.run, session.stored
+    assert stored is not None
+    if not run.checkpoint.is_file():
+        raise TrainingError(f"{run.root}: no DDSP checkpoint; run --phase ddsp (or all) first")
+    ddsp.load_state_dict(load_checkpoint(run.checkpoint)["model"])
+    nca_config, nca_train = nca_settings(args, stored, session.model_config, session.train_config)
+    if "nca" not in stored:
         stored.update(nca=nca_config.to_dict(), nca_train=nca_train.to_dict())
         write_json(run.config, stored)
     torch.manual_seed(nca_train.seed)
@@ -496,9 +610,28 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
             )
             if metrics[k] is not None
         )
-        + f", steps_to_10pct {metrics['steps_to_10pct']} — report in {run.root}"
+        + (
+            f", within 10 % of the seed distance after {metrics['steps_to_10pct']} steps"
+            if metrics["steps_to_10pct"] is not None
+            else ", never within 10 % of the seed distance (train the NCA longer)"
+        )
     )
     return 0
+
+
+def next_steps(run: RunDir, phase: str) -> str:
+    """What the user can look at and run once the run ends."""
+    listen = [run.wav("target").name, run.wav("reconstruction").name]
+    lines = [
+        f"done. In {run.root}: listen to {' and '.join(listen)} (the held-out slice and the "
+        f"model's reconstruction of it); pictures: loss_curve.png, spectrogram.png"
+    ]
+    if phase != "ddsp":
+        lines.append("  growth: growth_preview_nca.wav, growth_continuous.wav, growth_heatmap.png")
+        lines.append(f"next: grow-export {run.root} --out model.onnx")
+    else:
+        lines.append(f"next: grow-train --out {run.root} --resume --phase nca (the NCA phase)")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -518,12 +651,17 @@ def run(args: argparse.Namespace) -> int:
         if args.phase in ("ddsp", "all"):
             code, model = ddsp_phase(session)
             if code != 0 or args.phase == "ddsp":
+                if code == 0 and dist.is_main:
+                    session.log(next_steps(session.run, args.phase))
                 return code
         else:
             model = DDSPAutoencoder(session.model_config)
         if not dist.is_main:
             return 0  # the NCA is small: rank 0 trains it alone
-        return nca_phase(session, model)
+        code = nca_phase(session, model)
+        if code == 0:
+            session.log(next_steps(session.run, args.phase))
+        return code
     finally:
         shutdown(dist)
 

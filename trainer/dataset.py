@@ -46,7 +46,9 @@ class SegmentDataset:
         hop: int,
         segment_frames: int,
         val_fraction: float = 0.1,
+        frame_rate: float = 100.0,
     ) -> None:
+        """frame_rate: control frames per second (for messages in seconds)."""
         if not 0.0 <= val_fraction < 0.5:
             raise ParameterError(f"val_fraction={val_fraction} must be in [0, 0.5)")
         if segment_frames < 2:
@@ -62,8 +64,10 @@ class SegmentDataset:
             n_train = feats.n_frames - n_val
             if n_train < segment_frames:
                 raise AudioFileError(
-                    f"{name}: too short: {n_train} frames of training audio after holding out "
-                    f"{n_val} for validation, need at least one segment ({segment_frames} frames)"
+                    f"{name}: too short: {n_train / frame_rate:.2f} s of training audio after "
+                    f"holding out {n_val / frame_rate:.2f} s for validation, and a training "
+                    f"segment is {segment_frames / frame_rate:.2f} s; give a longer recording or "
+                    "a shorter --segment-seconds"
                 )
             self.train.append(slice_frames(feats, 0, n_train, hop))
             if n_val > 0:

@@ -57,7 +57,7 @@ def load_features(path: Path, config: FeatureConfig, cache_dir: Path | None) -> 
     except AudioFileError as err:
         raise AudioFileError(f"{path}: {err}") from None
     if cached is not None:
-        with atomic_path(cached) as tmp:
+        with atomic_path(cached, make_parents=True) as tmp:
             np.savez(
                 tmp, **{name: getattr(features, name) for name in Features.__dataclass_fields__}
             )

@@ -26,6 +26,7 @@ from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.nca import HarmonicNCA
 from trainer.nca import draw_fire
+from trainer.progress import Progress
 from trainer.run_dir import RunDir
 from trainer.step_loop import BudgetedSteps, LoopState
 from trainer.train import DEFAULT_FFT_SIZES, to_tensors
@@ -235,22 +236,18 @@ class NCATrainer:
     # -- the loop ------------------------------------------------------------------------------
     def fit(self, *, minutes: float | None, progress: bool) -> str:
         """Train until the step or time budget or a stop signal; 'steps', 'minutes' or 'signal'."""
-        from tqdm import tqdm
-
         cfg = self.config
         guard = NonFiniteGuard(skipped=self.state.skipped_steps)
         loop = BudgetedSteps(steps=cfg.steps, minutes=minutes)
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.state.step,
-            desc="nca",
-            unit="step",
-            disable=not progress,
-            dynamic_ncols=True,
+        bar = Progress(
+            "nca",
+            total_steps=cfg.steps,
+            initial_step=self.state.step,
+            minutes=minutes,
+            enabled=progress,
         )
         for loss in loop.run(self.state, self.train_step, guard):
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.update(self.state.step, loss=f"{loss:.3f}")
             if self.state.step % cfg.checkpoint_every == 0:
                 self.save()
                 self.log(f"nca: step {self.state.step}: loss {loss:.4f}")

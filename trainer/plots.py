@@ -63,7 +63,7 @@ def plot_spectrograms(
     for ax, (title, audio) in zip(axes[:, 0], signals, strict=True):
         spec = log_spectrogram_db(audio)
         seconds = audio.shape[0] / sample_rate
-        ax.imshow(
+        image = ax.imshow(
             spec,
             origin="lower",
             aspect="auto",
@@ -74,6 +74,7 @@ def plot_spectrograms(
         )
         ax.set_title(title)
         ax.set_ylabel("kHz")
+        fig.colorbar(image, ax=ax, label="dB re peak", pad=0.01)
     axes[-1, 0].set_xlabel("s")
     _save(fig, target)
 

@@ -22,6 +22,7 @@ from trainer.distributed import DistInfo, any_rank
 from trainer.guard import NonFiniteGuard
 from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
+from trainer.progress import Progress
 from trainer.run_dir import RunDir
 from trainer.step_loop import BudgetedSteps, LoopState
 
@@ -199,8 +200,6 @@ class DDSPTrainer:
 
         Returns why it stopped: 'steps', 'minutes' or 'signal' (a checkpoint is saved in all three).
         """
-        from tqdm import tqdm
-
         cfg = self.config
         guard = NonFiniteGuard(limit=cfg.max_bad_steps, skipped=self.state.skipped_steps)
         loop = BudgetedSteps(
@@ -209,21 +208,19 @@ class DDSPTrainer:
             agree=lambda stop: any_rank(stop, self.dist, self.device),
         )
         seconds_per_step = cfg.batch_size * cfg.segment_seconds * self.dist.world_size
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.state.step,
-            desc="ddsp",
-            unit="step",
-            disable=not (progress and self.dist.is_main),
-            dynamic_ncols=True,
+        bar = Progress(
+            "ddsp",
+            total_steps=cfg.steps,
+            initial_step=self.state.step,
+            minutes=minutes,
+            enabled=progress and self.dist.is_main,
         )
         window_start, window_audio = time.monotonic(), 0.0
         for loss in loop.run(self.state, self.train_step, guard):
             self.state.audio_seconds += seconds_per_step
             window_audio += seconds_per_step
             rate = window_audio / max(time.monotonic() - window_start, 1e-9)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", audio_s_per_s=f"{rate:.1f}")
+            bar.update(self.state.step, loss=f"{loss:.3f}", audio_s_per_s=f"{rate:.1f}")
             if writer is not None:
                 writer.add_scalar("loss/train", loss, self.state.step)
             if self.state.step % cfg.checkpoint_every == 0:

@@ -119,11 +119,15 @@ def test_osc_log_replay_applies_the_fade(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--grow", "nca", "--model", "missing.onnx"), "missing.onnx: no such model file"),
-        (("--grow", "nca", "--samplerate", "12345"), "sample_rate=12345 must be one of"),
+        (("--grow", "nca", "--model", "missing.onnx"), "missing.onnx: no such file"),
+        (("--grow", "nca", "--samplerate", "12345"), "--samplerate 12345 must be one of"),
         (("--grow", "nca", "--timbre", "oboe"), "unknown timbre 'oboe'; presets: flute"),
         (("--grow", "nca", "--blocksize", "0"), "blocksize=0 must be a positive"),
-        (("--score", "SCORE"), "score note 0: missing 'note'"),
+        (("--score", "SCORE"), "bad.json: note 0: missing 'note'"),
+        (("--score", "NAMED"), "named.json: note 0: 'H2' is not a note name like C4"),
+        (("--grow", "nca", "--growth", "off"), "--grow renders the growth"),
+        (("--grow", "nca", "--timbre", "input"), "--timbre input needs --input"),
+        (("--grow", "nca", "--png", "p.jpg"), "--png p.jpg must end in .png"),
         (("--score", "MIDI"), "bad.mid: not a standard MIDI file"),
         (("--osc-log", "SCORE"), "bad.json: not a Timbre Grower control log"),
     ],
@@ -132,7 +136,9 @@ def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], mess
     score = tmp_path / "bad.json"
     score.write_text(json.dumps([{"time": 0, "duration": 1}]))
     (tmp_path / "bad.mid").write_text("MIDI? no.\n")
-    names = {"SCORE": str(score), "MIDI": str(tmp_path / "bad.mid")}
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps([{"time": 0, "duration": 1, "note": "H2"}]))
+    names = {"SCORE": str(score), "MIDI": str(tmp_path / "bad.mid"), "NAMED": str(named)}
     args = tuple(names.get(a, a) for a in args)
     done = grow_render(*args, "--out", str(tmp_path / "x.wav"))
     assert done.returncode == 2, done.stderr
@@ -145,7 +151,32 @@ def test_a_text_file_as_model(tmp_path: Path) -> None:
     fake = tmp_path / "fake.onnx"
     fake.write_text("not a model\n" * 10)
     done = grow_render("--grow", "nca", "--model", str(fake), "--out", str(tmp_path / "x.wav"))
-    assert done.returncode == 2 and "fake.onnx: not a loadable ONNX model" in done.stderr
+    assert done.returncode == 2 and "fake.onnx is not an ONNX model" in done.stderr
+
+
+def test_outputs_are_checked_before_any_work(tmp_path: Path) -> None:
+    """A missing folder is an error, never created; the extension must fit the format."""
+    missing = tmp_path / "no" / "such" / "x.wav"
+    done = grow_render("--grow", "nca", "--out", str(missing))
+    assert done.returncode == 2 and f"folder {missing.parent} does not exist" in done.stderr
+    assert not (tmp_path / "no").exists()
+    done = grow_render("--grow", "nca", "--out", str(tmp_path / "x.mp3"))
+    assert done.returncode == 2 and "x.mp3 must end in .wav" in done.stderr
+
+
+def test_a_score_with_note_names(tmp_path: Path) -> None:
+    score = tmp_path / "tune.json"
+    notes = [
+        {"time": 0.0, "duration": 0.4, "note": "A4"},
+        {"time": 0.5, "duration": 0.4, "note": "A5"},
+    ]
+    score.write_text(json.dumps(notes))
+    out = tmp_path / "tune.wav"
+    done = grow_render("--score", str(score), "--out", str(out), "--tail", "0.1")
+    assert done.returncode == 0, done.stderr
+    pitch = track(out)
+    assert np.median(pitch[10:35]) == pytest.approx(440.0, rel=0.02)
+    assert np.median(pitch[60:85]) == pytest.approx(880.0, rel=0.02)
 
 
 def track(path: Path) -> np.ndarray:

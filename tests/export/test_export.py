@@ -135,3 +135,19 @@ def test_grow_export_cli(tmp_path: Path) -> None:
     assert no_nca.returncode == 2
     assert "no nca.pt; train the nca phase first" in no_nca.stderr
     assert "Traceback" not in no_nca.stderr
+
+
+def test_grow_export_refuses_a_wrong_output_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from export.cli import main
+
+    run = tmp_path / "run"
+    assert main([str(run), "--out", str(tmp_path / "model.wav")]) == 2
+    assert "--out" in capsys.readouterr().err  # names the option
+    assert main([str(run), "--out", str(tmp_path / "missing" / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert f"folder {tmp_path / 'missing'} does not exist" in err
+    assert main([str(run), "--out", str(tmp_path / "model.wav")]) == 2
+    assert "model.wav must end in .onnx" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written, nothing created

@@ -38,15 +38,28 @@ def test_loads_an_exported_artifact(exported: tuple[RunDir, Path]) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match=r"nope\.onnx: no such model file"):
+    with pytest.raises(ArtifactError, match=r"nope\.onnx: no such file"):
         load_model(tmp_path / "nope.onnx")
+
+
+def test_a_run_directory_or_a_checkpoint_is_not_a_model(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    with pytest.raises(ArtifactError, match=r"is a folder, not a model; a grow-train run: export"):
+        load_model(run)
+    checkpoint = run / "checkpoint.pt"
+    checkpoint.write_bytes(b"PK\x03\x04 a zip")
+    with pytest.raises(ArtifactError, match=r"checkpoint\.pt is a PyTorch checkpoint"):
+        load_model(checkpoint)
 
 
 def test_file_that_is_not_onnx(tmp_path: Path) -> None:
     bad = tmp_path / "notes.onnx"
     bad.write_text("hello, not a protobuf\n" * 30)
-    with pytest.raises(ArtifactError, match=r"notes\.onnx: not a loadable ONNX model"):
+    with pytest.raises(ArtifactError, match=r"notes\.onnx is not an ONNX model") as caught:
         load_model(bad)
+    assert "protobuf" not in str(caught.value).lower()
 
 
 def test_onnx_graph_that_is_not_ours(tmp_path: Path) -> None:

@@ -161,8 +161,15 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
     line = status_line(engine, player, server, 42.0)
     assert "xruns 0" in line and "440.0 Hz" in line and "@ 25.0/s" in line
     assert "OSC    42 msg/s, 3 rejected" in line
+    assert "note on" in line and "timbre flute" in line and "growth free, blend 1.00" in line
+    assert "outside the trained range" not in line
     values = status_values(engine, player, server)
     assert len(values) == len(STATUS_FIELDS)
+    assert values[11] == 1  # 440 Hz lies in the demo flute's trained range
+    engine.apply("pitch_hz", (110.0,))  # two octaves below anything it learned
+    drive(player, 40)
+    assert "outside the trained range" in status_line(engine, player, server, 0.0)
+    assert status_values(engine, player, server)[11] == 0
     assert values[0] == pytest.approx(400 * 128 / 48000) and values[1] == pytest.approx(440.0)
     assert values[3] == pytest.approx(25 * 400 * 128 / 48000, abs=2)  # NCA steps at the rate
     assert values[8:11] == [12, 3, 1]

@@ -74,5 +74,5 @@ def test_loudness_statistics_come_from_training_frames() -> None:
 
 
 def test_file_shorter_than_a_segment_is_refused() -> None:
-    with pytest.raises(AudioFileError, match=r"short: too short: 18 frames of training audio"):
+    with pytest.raises(AudioFileError, match=r"short: too short: 0\.18 s of training audio"):
         SegmentDataset([ramp_features(20, 0.0)], ["short"], hop=HOP, segment_frames=20)
