@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from export.features import FeatureConfig, Features
+from export.features import FeatureConfig, Features, silence_features
 from trainer.controls import get_controls, scale_f0, scale_loudness
 from trainer.dataset import SegmentDataset
 from trainer.distributed import DistInfo
@@ -56,7 +56,13 @@ def time_steps(step: Callable[[], None], steps: int, warmup: int = 2) -> float:
 def project_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
     """(seconds per step, audio seconds per step, parameters) for the project's loop."""
     cfg = TrainConfig()
-    data = SegmentDataset([features], ["flute"], hop=240, segment_frames=100)
+    data = SegmentDataset(
+        [features],
+        ["flute"],
+        hop=240,
+        segment_frames=100,
+        silence=silence_features(100, FeatureConfig()),
+    )
     model = DDSPAutoencoder(
         ModelConfig(preset=preset, loudness_mean=data.loudness_mean, loudness_std=data.loudness_std)
     )

@@ -184,7 +184,6 @@ def compute_features(audio: np.ndarray, config: FeatureConfig) -> Features:
 
     The audio is cut to a whole number of frames T = n // hop.
     """
-    import librosa
 
     n_frames = audio.shape[0] // config.hop
     audio = np.ascontiguousarray(audio[: n_frames * config.hop], dtype=np.float32)
@@ -192,6 +191,21 @@ def compute_features(audio: np.ndarray, config: FeatureConfig) -> Features:
     loudness = a_weighted_loudness(
         audio, sample_rate=config.sample_rate, hop=config.hop, floor_db=config.loudness_floor_db
     )
+    mfcc = mfcc_frames(audio, config)
+    f0, voiced = f0[:n_frames], voiced[:n_frames]
+    return Features(
+        audio=audio,
+        f0_hz=fill_unvoiced(f0, voiced),
+        voiced=voiced,
+        loudness_db=loudness[:n_frames],
+        mfcc=mfcc[:n_frames],
+    )
+
+
+def mfcc_frames(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """MFCCs of mono `audio` [n]: [1 + n // hop, n_mfcc] float32 (frame t centred on t * hop)."""
+    import librosa
+
     mfcc = librosa.feature.mfcc(
         y=audio,
         sr=config.sample_rate,
@@ -201,11 +215,15 @@ def compute_features(audio: np.ndarray, config: FeatureConfig) -> Features:
         n_mels=64,
         center=True,
     )
-    f0, voiced = f0[:n_frames], voiced[:n_frames]
-    return Features(
-        audio=audio,
-        f0_hz=fill_unvoiced(f0, voiced),
-        voiced=voiced,
-        loudness_db=loudness[:n_frames],
-        mfcc=np.ascontiguousarray(mfcc.T[:n_frames], dtype=np.float32),
+    return np.ascontiguousarray(mfcc.T, dtype=np.float32)
+
+
+def silence_features(n_frames: int, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """What the extractors read from `n_frames` of digital silence: (loudness [T] dB at the
+    floor, mfcc [T, n_mfcc]). Training mixes such segments in, so that the model learns that
+    silence in gives silence out."""
+    silent = np.zeros(n_frames * config.hop, np.float32)
+    loudness = a_weighted_loudness(
+        silent, sample_rate=config.sample_rate, hop=config.hop, floor_db=config.loudness_floor_db
     )
+    return loudness[:n_frames], mfcc_frames(silent, config)[:n_frames]

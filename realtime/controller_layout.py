@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.osc_namespace import ROUTES
-from realtime.params import SPECS
+from realtime.params import GROWTH_MODES, SPECS
 
 OSC_VERSION = "1.26.2"  # the Open Stage Control session format written here
 
@@ -67,6 +67,7 @@ def session() -> dict[str, Any]:
         "/grow/bend",
         "/grow/nca/rate",
         "/grow/mask/blend",
+        "/grow/gate",
     ]
     widgets: list[dict[str, Any]] = [
         {
@@ -90,7 +91,7 @@ def session() -> dict[str, Any]:
             "id": "timbre",
             "label": "timbre preset (position in the list)",
             "top": 160,
-            "left": 600,
+            "left": 100 * len(faders),
             "width": 90,
             "height": 300,
             "range": {"min": 0, "max": 1},
@@ -102,7 +103,7 @@ def session() -> dict[str, Any]:
             "id": "pitch",
             "label": "absolute pitch (Hz)",
             "top": 160,
-            "left": 700,
+            "left": 100 * len(faders) + 100,
             "width": 90,
             "height": 300,
             "range": {"min": SPECS["pitch_hz"].low, "max": SPECS["pitch_hz"].high},
@@ -113,6 +114,19 @@ def session() -> dict[str, Any]:
         button("/grow/nca/reset", "NCA reset", 0, 1),
         button("/grow/nca/step", "NCA step", 150, 1),
         button("/grow/nca/perturb", "perturb 50 %", 300, 0.5),
+        {
+            "type": "switch",
+            "id": "growth",
+            "label": "growth",
+            "top": 480,
+            "left": 450,
+            "width": 300,
+            "height": 70,
+            "values": {mode: mode for mode in GROWTH_MODES},
+            "value": "free",
+            "address": "/grow/growth",
+            "typeTags": "s",
+        },
     ]
     return {
         "createdWith": "Open Stage Control",

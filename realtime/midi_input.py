@@ -16,6 +16,9 @@ from realtime.midi_file import BEND_RANGE_SEMITONES
 from realtime.params import SPECS
 
 CC_PARAMETERS = {7: "loudness_db", 11: "loudness_db", 1: "mask_blend", 74: "nca_rate"}
+# A pedal's travel over the musically useful part of a range (the loudness control reaches
+# down to the features' -100 dB floor; below -80 dB everything is silence behind the gate).
+CC_RANGES = {"loudness_db": (-80.0, 0.0)}
 
 
 def midi_control(message: Any) -> tuple[str, tuple] | None:
@@ -33,7 +36,8 @@ def midi_control(message: Any) -> tuple[str, tuple] | None:
         name = CC_PARAMETERS.get(message.control)
         if name is not None:
             spec = SPECS[name]
-            return name, (spec.low + (spec.high - spec.low) * message.value / 127.0,)
+            low, high = CC_RANGES.get(name, (spec.low, spec.high))
+            return name, (low + (high - low) * message.value / 127.0,)
     return None
 
 

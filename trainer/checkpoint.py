@@ -15,7 +15,7 @@ CHECKPOINT_FORMAT = 1
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write `state` (tensors, numbers, strings, lists, dicts only) to `path` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, make_parents=True) as tmp:  # the run's own folder
         torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
 
 

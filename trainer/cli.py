@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from export.cli_help import command_parser
 from export.errors import ParameterError, TrainingError, run_cli
-from export.features import F0_TRACKERS
+from export.features import F0_TRACKERS, silence_features
 from trainer.models.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ DDSP_SHARE_OF_MINUTES = 0.75  # with --phase all and --minutes, the DDSP phase's
 # Settings' field names as the user typed them on the command line, for error messages.
 OPTION_NAMES = {
     "val_fraction": "--val-fraction",
+    "silence_fraction": "--silence-fraction",
     "batch_size": "--batch-size",
     "segment_seconds": "--segment-seconds",
     "learning_rate": "--lr",
@@ -75,7 +76,7 @@ def in_option_names() -> Iterator[None]:
         yield
     except ParameterError as err:
         text = re.sub(
-            r"\b([a-z0-9_]+)=",
+            r"(?<![\w-])([a-z0-9_]+)=",
             lambda m: f"{OPTION_NAMES[m.group(1)]} " if m.group(1) in OPTION_NAMES else m.group(0),
             str(err),
         )
@@ -185,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps (both phases)")
     train.add_argument(
         "--val-fraction", type=float, default=0.1, help="held-out tail of every file"
+    )
+    train.add_argument(
+        "--silence-fraction",
+        type=float,
+        default=0.05,
+        help="share of training segments replaced by digital silence, so that the model "
+        "learns to be silent where the input is",
     )
     train.add_argument("--seed", type=int, default=0, help="randomness of data and init")
     p.add_argument(
@@ -296,6 +304,7 @@ def resolve_settings(
         time_l1_weight=args.time_l1,
         checkpoint_every=args.checkpoint_every,
         val_fraction=args.val_fraction,
+        silence_fraction=args.silence_fraction,
         seed=args.seed,
     )
     return files, feature_config, train_config
@@ -354,14 +363,16 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
         )
     if dist.enabled and dist.is_main:
         torch.distributed.barrier()
+    segment_frames = round(train_config.segment_seconds * feature_config.frame_rate)
     with in_option_names():
         dataset = SegmentDataset(
             features,
             [f.stem for f in files],
             hop=feature_config.hop,
-            segment_frames=round(train_config.segment_seconds * feature_config.frame_rate),
+            segment_frames=segment_frames,
             val_fraction=train_config.val_fraction,
             frame_rate=feature_config.frame_rate,
+            silence=silence_features(segment_frames, feature_config),
         )
     # Only now that the inputs are known to be usable does the run directory appear: a run
     # refused for its inputs leaves no empty --out behind.

@@ -6,6 +6,7 @@ the rest. Segments start on frame boundaries so that audio and frame features st
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,12 @@ class SegmentDataset:
         segment_frames: int,
         val_fraction: float = 0.1,
         frame_rate: float = 100.0,
+        silence: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """frame_rate: control frames per second (for messages in seconds)."""
+        """frame_rate: control frames per second (for messages in seconds). silence: the
+        features of one segment of digital silence (export.features.silence_features), which
+        `sample` can mix in."""
+        self.silence = silence
         if not 0.0 <= val_fraction < 0.5:
             raise ParameterError(f"val_fraction={val_fraction} must be in [0, 0.5)")
         if segment_frames < 2:
@@ -100,15 +105,28 @@ class SegmentDataset:
         """Frames available for training, over all files."""
         return sum(f.n_frames for f in self.train)
 
-    def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
-        """`batch_size` random segments, files chosen in proportion to their length."""
+    def sample(
+        self, rng: np.random.Generator, batch_size: int, *, silence_fraction: float = 0.0
+    ) -> Batch:
+        """`batch_size` random segments, files chosen in proportion to their length. Each is
+        digital silence (zeros, the silent loudness and MFCCs, the pitch of a real segment)
+        with probability `silence_fraction` (needs `silence`)."""
         t, hop = self.segment_frames, self.hop
         files = rng.choice(len(self.train), size=batch_size, p=self._file_weights)
+        silent = rng.random(batch_size) < silence_fraction
+        if silent.any() and self.silence is None:
+            raise ParameterError("silence_fraction > 0 needs the dataset's silence features")
         parts = []
-        for index in files:
+        for index, quiet in zip(files, silent, strict=True):
             feats = self.train[index]
             start = int(rng.integers(0, feats.n_frames - t + 1))
-            parts.append(slice_frames(feats, start, start + t, hop))
+            part = slice_frames(feats, start, start + t, hop)
+            if quiet and self.silence is not None:
+                loudness, mfcc = self.silence
+                part = dataclasses.replace(
+                    part, audio=np.zeros_like(part.audio), loudness_db=loudness, mfcc=mfcc
+                )
+            parts.append(part)
         return Batch(
             audio=np.stack([p.audio for p in parts]),
             f0_hz=np.stack([p.f0_hz for p in parts]),

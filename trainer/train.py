@@ -45,6 +45,7 @@ class TrainConfig:
     time_l1_weight: float = 0.0
     checkpoint_every: int = 200
     val_fraction: float = 0.1
+    silence_fraction: float = 0.05  # segments replaced by digital silence (learn: silence in, out)
     seed: int = 0
     max_bad_steps: int = 20
 
@@ -55,6 +56,8 @@ class TrainConfig:
                 raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
         if not self.segment_seconds > 0:
             raise ParameterError(f"segment_seconds={self.segment_seconds} must be positive")
+        if not 0.0 <= self.silence_fraction < 0.5:
+            raise ParameterError(f"silence_fraction={self.silence_fraction} must be in [0, 0.5)")
         if not self.learning_rate > 0:
             raise ParameterError(f"learning_rate={self.learning_rate} must be positive")
         if not self.fft_sizes or any(n < 16 or n & (n - 1) for n in self.fft_sizes):
@@ -97,6 +100,11 @@ class DDSPTrainer:
         dist_info: DistInfo,
         log: Any,
     ) -> None:
+        if config.silence_fraction > 0 and dataset.silence is None:
+            raise ParameterError(
+                f"silence_fraction={config.silence_fraction} needs a dataset made with its "
+                "silence features (SegmentDataset(..., silence=silence_features(...)))"
+            )
         self.model = model.to(device)
         self.dataset = dataset
         self.config = config
@@ -162,7 +170,11 @@ class DDSPTrainer:
 
     def train_step(self, guard: NonFiniteGuard) -> float:
         """One optimiser step on a fresh batch. Returns the loss (NaN if the step was skipped)."""
-        batch = to_tensors(self.dataset.sample(self.rng, self.config.batch_size), self.device)
+        cfg = self.config
+        batch = to_tensors(
+            self.dataset.sample(self.rng, cfg.batch_size, silence_fraction=cfg.silence_fraction),
+            self.device,
+        )
         synthesis = self.net(batch["f0_hz"], batch["loudness_db"], batch["mfcc"])
         loss = self.loss(synthesis.audio, batch["audio"])
         self.optimizer.zero_grad(set_to_none=True)
@@ -232,15 +244,18 @@ class DDSPTrainer:
         return loop.reason
 
     def checkpoint_with_validation(self, writer: Any = None, *, validate: bool = True) -> None:
+        """Validate, save, then log: a logged step is always a step that is on disk."""
+        val = None
         if validate and self.dist.is_main:
             val = self.validation_loss()
             self.state.history["val_step"].append(float(self.state.step))
             self.state.history["val_loss"].append(val)
+            if writer is not None:
+                writer.add_scalar("loss/validation", val, self.state.step)
+        self.save()
+        if val is not None:
             self.log(
                 f"step {self.state.step}: train loss {self.state.history['loss'][-1]:.4f}, "
                 f"validation loss {val:.4f}, {self.state.audio_seconds:.0f} s of audio seen"
             )
-            if writer is not None:
-                writer.add_scalar("loss/validation", val, self.state.step)
-        self.save()
         self._saved_step = self.state.step

@@ -131,7 +131,7 @@ def test_a_performance_is_played_recorded_and_replayed(
         for path in (wav, log):
             path.unlink()
         first, second, seconds, err = perform(jack_env, wav, log)
-    assert len(second) == 11
+    assert len(second) == 12
     # cadence: samples played follow the wall clock; the NCA steps at the rate set
     assert (second[0] - first[0]) / seconds == pytest.approx(1.0, rel=0.05)
     assert (second[3] - first[3]) / (second[0] - first[0]) == pytest.approx(20.0, rel=0.15)

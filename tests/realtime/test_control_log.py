@@ -72,6 +72,7 @@ def test_record_then_replay_gives_the_same_samples(
 
 def test_a_flood_is_spread_over_frames_and_bounded(demo: LoadedModel) -> None:
     engine = Engine(demo, sample_rate=48000)
+    engine.start()  # frame 0 (a first process() would compute it too, draining once more)
     accepted = sum(engine.post("loudness_db", (-30.0 + i % 7,)) for i in range(10_000))
     assert accepted == 4096  # the inbox is bounded
     engine.process(480)  # one segment computes one frame: at most 256 controls applied

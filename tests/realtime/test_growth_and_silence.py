@@ -62,7 +62,7 @@ def test_per_note_growth_starts_every_note_after_silence_at_the_seed(demo: Loade
     render(engine, [note(0.0), off(1.0), note(2.0)], 2.05)
     assert engine.voice.nca_step_count <= 2  # the second note restarted the growth
     assert engine.trace is not None
-    second = engine.trace[200]  # control frame of the second note's onset
+    second = engine.trace[201]  # the first control frame of the second note (read at 2.0 s)
     assert np.count_nonzero(second.harmonic_amps) == 1  # the fundamental alone
 
 

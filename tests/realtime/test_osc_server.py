@@ -48,7 +48,7 @@ def test_valid_messages_become_engine_controls(served: tuple[Engine, OscServer])
         ("/grow/note/off", []),
         ("/grow/pitch", 330.0),
         ("/grow/bend", -1.5),
-        ("/grow/loudness", -100.0),  # clamped to -80
+        ("/grow/loudness", -130.0),  # clamped to the floor, -100
         ("/grow/timbre", "flute"),
         ("/grow/timbre", 0.9),
         ("/grow/timbre/morph", ["flute", "flute", 0.25]),
@@ -69,7 +69,7 @@ def test_valid_messages_become_engine_controls(served: tuple[Engine, OscServer])
         ("note_off", ()),
         ("pitch_hz", (330.0,)),
         ("bend_semitones", (-1.5,)),
-        ("loudness_db", (-80.0,)),
+        ("loudness_db", (-100.0,)),
         ("select_timbre", ("flute",)),
         ("select_timbre", ("flute",)),
         ("morph_timbre", ("flute", "flute", 0.25)),

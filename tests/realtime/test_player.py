@@ -123,7 +123,7 @@ def test_a_missing_midi_port_is_named(demo: LoadedModel) -> None:
 
 def test_osc_docs_are_generated_from_the_tables() -> None:
     assert doc_path().read_text() == render_osc_doc()
-    assert len(STATUS_FIELDS) == 11
+    assert len(STATUS_FIELDS) == 12
 
 
 def test_controller_layout_is_generated_and_speaks_the_namespace(demo: LoadedModel) -> None:
@@ -138,6 +138,8 @@ def test_controller_layout_is_generated_and_speaks_the_namespace(demo: LoadedMod
             sent = [(w["address"], (60.0, 0.8)), (w["address"], (60.0, float(w["off"])))]
         elif w["type"] == "button":
             sent = [(w["address"], (w["on"],))]
+        elif w["type"] == "switch":
+            sent = [(w["address"], (value,)) for value in w["values"].values()]
         else:
             low, high = (float(w["range"][k]) for k in ("min", "max"))  # typeTags "f"
             sent = [(w["address"], (low,)), (w["address"], (high,))]

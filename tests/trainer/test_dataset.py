@@ -76,3 +76,27 @@ def test_loudness_statistics_come_from_training_frames() -> None:
 def test_file_shorter_than_a_segment_is_refused() -> None:
     with pytest.raises(AudioFileError, match=r"short: too short: 0\.18 s of training audio"):
         SegmentDataset([ramp_features(20, 0.0)], ["short"], hop=HOP, segment_frames=20)
+
+
+def test_silence_segments_are_mixed_in_at_the_asked_rate() -> None:
+    silent_loudness = np.full(20, -100.0, np.float32)
+    silent_mfcc = np.full((20, 3), -7.0, np.float32)
+    data = make_dataset(silence=(silent_loudness, silent_mfcc))
+    batch = data.sample(np.random.default_rng(0), 2000, silence_fraction=0.1)
+    quiet = np.all(batch.audio == 0, axis=1)
+    assert 0.08 < quiet.mean() < 0.12
+    assert np.all(batch.loudness_db[quiet] == -100.0) and np.all(batch.mfcc[quiet] == -7.0)
+    assert np.all(batch.f0_hz[quiet] > 0)  # a real segment's pitch, only the sound is gone
+    assert not np.any(batch.loudness_db[~quiet] == -100.0)
+    plain = data.sample(np.random.default_rng(0), 200)
+    assert not np.any(np.all(plain.audio == 0, axis=1))
+
+
+def test_silence_features_are_what_the_extractors_read_from_zeros() -> None:
+    from export.features import FeatureConfig, silence_features
+
+    config = FeatureConfig()
+    loudness, mfcc = silence_features(50, config)
+    assert loudness.shape == (50,) and mfcc.shape == (50, config.n_mfcc)
+    assert np.all(loudness == config.loudness_floor_db)
+    assert np.all(np.isfinite(mfcc)) and np.ptp(mfcc, axis=0).max() == 0.0  # constant frames

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from export.errors import TrainingError
-from export.features import FeatureConfig, compute_features
+from export.features import FeatureConfig, compute_features, silence_features
 from tests.conftest import harmonic_tone
 from trainer.checkpoint import load_checkpoint
 from trainer.dataset import SegmentDataset
@@ -24,8 +24,16 @@ SR, HOP = 24000, 240
 
 
 def make_trainer(tmp_path: Path, audio: np.ndarray, **train_kwargs) -> DDSPTrainer:
-    features = compute_features(audio, FeatureConfig(f0_tracker="yin"))
-    dataset = SegmentDataset([features], ["tone"], hop=HOP, segment_frames=50, val_fraction=0.1)
+    feature_config = FeatureConfig(f0_tracker="yin")
+    features = compute_features(audio, feature_config)
+    dataset = SegmentDataset(
+        [features],
+        ["tone"],
+        hop=HOP,
+        segment_frames=50,
+        val_fraction=0.1,
+        silence=silence_features(50, feature_config),
+    )
     torch.manual_seed(0)
     model = DDSPAutoencoder(
         ModelConfig(loudness_mean=dataset.loudness_mean, loudness_std=dataset.loudness_std)

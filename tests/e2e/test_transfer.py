@@ -1,0 +1,86 @@
+"""Timbre transfer outside the trained range with the demo model: no partial the model never
+learned, the pitch followed, silence where the input is silent.
+
+The demo flute learned 293..592 Hz. The bundled flute recording transposed an octave down
+(147..296 Hz) and up (586..1184 Hz), with a second of digital silence in the middle, is played
+at 48 and 96 kHz. Before the trained harmonic limit, the octave below put the spectral centroid
+at the 29th harmonic (a whistle); the recording's own is at the 3.4th.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from realtime import render_cli
+from trainer.example import example_audio_path
+
+pytestmark = pytest.mark.slow
+RATE = 24000  # analysis rate
+
+
+@pytest.fixture(scope="module")
+def phrase(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, float]:
+    """(WAV file, its audio at RATE, second at which its 1 s of digital silence starts)."""
+    audio, rate = sf.read(example_audio_path(), dtype="float32", always_2d=True)
+    mono = librosa.resample(audio.mean(axis=1), orig_sr=rate, target_sr=RATE)
+    joined = np.concatenate([mono, np.zeros(RATE, np.float32), mono])
+    path = tmp_path_factory.mktemp("transfer") / "flute-with-silence.wav"
+    sf.write(path, joined, RATE, subtype="FLOAT")
+    return path, joined, mono.size / RATE
+
+
+def pitch(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f0, voiced, _ = librosa.pyin(
+        audio, fmin=50, fmax=2000, sr=RATE, frame_length=2048, hop_length=RATE // 100
+    )
+    return f0, np.asarray(voiced, bool)
+
+
+def harmonic_centroid(audio: np.ndarray, f0: np.ndarray, voiced: np.ndarray) -> float:
+    """Median spectral centroid in multiples of f0: brightness independent of the pitch."""
+    centroid = librosa.feature.spectral_centroid(
+        y=audio, sr=RATE, n_fft=4096, hop_length=RATE // 100
+    )[0]
+    n = min(centroid.size, f0.size)
+    ok = voiced[:n] & np.isfinite(f0[:n])
+    return float(np.median(centroid[:n][ok] / f0[:n][ok]))
+
+
+@pytest.mark.parametrize("shift", [-12, 12])
+@pytest.mark.parametrize("rate", [48000, 96000])
+def test_transfer_outside_the_trained_range(
+    phrase: tuple[Path, np.ndarray, float], tmp_path: Path, shift: int, rate: int
+) -> None:
+    source, audio, silence_start = phrase
+    out = tmp_path / "out.wav"
+    args = ["--input", str(source), "--out", str(out), "--format", "float"]
+    assert render_cli.main([*args, "--samplerate", str(rate), "--pitch-shift", str(shift)]) == 0
+    played, _ = sf.read(out, dtype="float32")
+
+    # Up to a control frame before the second phrase (the synth interpolates towards it).
+    end = int((silence_start + 1.0 - 0.02) * rate)
+    silent = played[int((silence_start + 0.12) * rate) : end]
+    assert 20 * np.log10(max(float(np.sqrt(np.mean(silent**2))), 1e-12)) <= -70
+    assert np.count_nonzero(played[int((silence_start + 0.2) * rate) : end]) == 0
+
+    at_rate = librosa.resample(played, orig_sr=rate, target_sr=RATE)[: audio.size]
+    f0_in, voiced_in = pitch(audio)
+    f0_in = f0_in * 2 ** (shift / 12)
+    f0_out, voiced_out = pitch(at_rate)
+    n = min(f0_in.size, f0_out.size)
+    f0_in, voiced_in, f0_out, voiced_out = f0_in[:n], voiced_in[:n], f0_out[:n], voiced_out[:n]
+    both = voiced_in & voiced_out
+    cents = np.full(n, np.inf)
+    cents[both] = 1200 * np.abs(np.log2(f0_out[both] / f0_in[both]))
+    outliers = np.sum(voiced_in & (~both | (cents > 100))) / voiced_in.sum()
+    assert outliers <= 0.10
+    assert voiced_out.mean() >= 0.8 * voiced_in.mean()
+
+    reference = harmonic_centroid(audio, *pitch(audio))
+    played_centroid = harmonic_centroid(at_rate, f0_out, voiced_out)
+    assert 0.5 < played_centroid / reference < 2.0, (played_centroid, reference)
