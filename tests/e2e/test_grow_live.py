@@ -250,3 +250,23 @@ def test_sigterm_fades_out_and_completes_the_recordings(
     assert np.all(audio[end - 1 :] == 0.0)  # silent at the end of the fade, no click after
     steps = np.abs(np.diff(audio[end - 1000 : end + 1]))
     assert steps.max() < 2 * np.abs(np.diff(audio[end - 3000 : end - 1000])).max()
+
+
+def test_without_a_jack_server_the_error_says_what_to_start(tmp_path: Path) -> None:
+    """No JACK server runs under this name and the machine has no sound card: the message says
+    how to start a dummy server (PortAudio lists JACK only while one runs)."""
+    env = {
+        **os.environ,
+        "JACK_DEFAULT_SERVER": f"nobody-{os.getpid()}",
+        "JACK_NO_START_SERVER": "1",  # never let libjack start one on its own
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [str(BIN / "grow-live"), "--host-api", "jack", "--seconds", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "jackd -d dummy -r 48000 -p 256" in done.stderr and "Traceback" not in done.stderr
