@@ -17,7 +17,7 @@ outside its trained range) at 48 and 96 kHz: pitch following, silence and spectr
 (energy above 2.5 kHz against below 1 kHz, dB) beside the flute recording it learned from.
 
     python bench/eval_phrases.py --out /tmp/phrases
-    python bench/fidelity.py --phrases /tmp/phrases --runs /tmp/fidelity-runs --minutes 4 --transfer
+    python -m bench.fidelity --phrases /tmp/phrases --runs /tmp/fidelity-runs --minutes 4 --transfer
 """
 
 from __future__ import annotations
@@ -107,20 +107,20 @@ def balance_db(audio: np.ndarray, rate: int) -> float:
 
 
 def silence_level(output: np.ndarray, rate: int, features: Features, frame_rate: float) -> float:
-    """Loudest 50 ms RMS (dBFS) of the output where the input has been silent >= SETTLE_S."""
+    """Loudest 50 ms RMS (dBFS) of the output inside stretches where the input has been silent
+    (<= SILENT_DB) for SETTLE_S and stays silent to the window's end; NaN if none."""
     silent = features.loudness_db <= SILENT_DB
-    settle = round(SETTLE_S * frame_rate)
-    run, worst = 0, -200.0
+    settle, span = round(SETTLE_S * frame_rate), max(1, round(0.05 * frame_rate))
     window = round(0.05 * rate)
-    for t, quiet in enumerate(silent):
-        run = run + 1 if quiet else 0
-        if run > settle:
+    worst, found = -200.0, False
+    for t in range(settle, silent.size - span):
+        if silent[t - settle : t + span].all():
+            found = True
             start = round(t / frame_rate * rate)
-            chunk = output[start : start + window]
-            if chunk.size:
-                rms = float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2)))
-                worst = max(worst, 20 * np.log10(max(rms, 1e-10)))
-    return worst if silent.any() else float("nan")
+            chunk = output[start : start + window].astype(np.float64)
+            rms = float(np.sqrt(np.mean(chunk**2))) if chunk.size else 0.0
+            worst = max(worst, 20 * np.log10(max(rms, 1e-10)))
+    return worst if found else float("nan")
 
 
 def pitch_following(output: np.ndarray, features: Features, config: FeatureConfig) -> dict:

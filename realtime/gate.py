@@ -3,8 +3,8 @@ exact silence.
 
 A learned model never outputs true zero: fed the loudness of digital silence it still plays a
 quiet tone, and a listener hears that hum between phrases. The gate guarantees silence. It opens
-as soon as the loudness control reaches `threshold_db` and closes only once it falls
-HYSTERESIS_DB below it (so a level hovering at the threshold does not chatter); when closed, its
+as soon as the loudness control reaches `threshold_db` and closes only once it falls to
+HYSTERESIS_DB below it or lower (so a level hovering at the threshold does not chatter); when closed, its
 gain falls linearly to 0 over RELEASE_S. Evaluated once per control frame (the synth
 interpolates between frames, so opening is a one-frame ramp, never a click).
 """
@@ -28,7 +28,7 @@ class LoudnessGate:
     def step(self, loudness_db: float, threshold_db: float) -> float:
         """Update with this frame's loudness control (dB); returns the gain 0..1."""
         if self.open:
-            self.open = loudness_db >= threshold_db - HYSTERESIS_DB
+            self.open = loudness_db > threshold_db - HYSTERESIS_DB
         else:
             self.open = loudness_db >= threshold_db
         if self.open:

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from export.features import Features
     from realtime.engine import Engine
 
+# --input's default gate closes only at the features' loudness floor (-100 dB: digital silence,
+# or what the A-weighted extractor cannot tell from it), where a model that never learned
+# silence still plays a quiet tone. A higher gate also cut faint tails of real recordings and
+# cost 5-25 % of spectral distance against the trainer's reconstruction (bench/fidelity.py).
+INPUT_GATE_DB = -94.0
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 
 
@@ -79,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     grow.add_argument("--note", type=float, default=69.0, help="MIDI note (float = microtonal)")
     grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps taken over all stages")
     add_growth_and_gate(
-        p, growth_default=None, default_note="off for --input and --score, free for --grow"
+        p,
+        growth_default=None,
+        default_note="off for --input and --score, free for --grow",
+        gate_note=f"{INPUT_GATE_DB:g} for --input: closed only at the -100 dB loudness floor, "
+        f"digital silence; {SPECS['gate_db'].default:g} otherwise",
     )
     p.add_argument("--tail", type=float, default=0.5, help="seconds after a score's last note")
     p.add_argument(
@@ -186,7 +195,12 @@ def run(args: argparse.Namespace) -> int:
     if log is None:  # a replayed session carries its own settings
         engine.params.set("loudness_db", args.loudness)
         engine.params.set("gain_db", args.gain)
-        engine.params.set("gate_db", args.gate)
+        gate = (
+            args.gate
+            if args.gate is not None
+            else (INPUT_GATE_DB if features is not None else SPECS["gate_db"].default)
+        )
+        engine.params.set("gate_db", gate)
         engine.params.set("noise_db", args.noise)
         engine.smoother.jump("noise_db")
         if timbre is not None and timbre != "input":

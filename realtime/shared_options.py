@@ -13,18 +13,23 @@ GROWTH_HELP = (
 
 
 def add_growth_and_gate(
-    group: argparse._ActionsContainer, *, growth_default: str | None, default_note: str = ""
+    group: argparse._ActionsContainer,
+    *,
+    growth_default: str | None,
+    default_note: str = "",
+    gate_note: str = "",
 ) -> None:
     """--growth (default `growth_default`; None: the caller chooses, as `default_note` says) and
-    --gate."""
+    --gate (default the parameter's, unless `gate_note` says the caller chooses)."""
     default = f" (default {growth_default or default_note})"
     group.add_argument(
         "--growth", choices=GROWTH_MODES, default=growth_default, help=GROWTH_HELP + default
     )
+    gate_default = None if gate_note else SPECS["gate_db"].default
     group.add_argument(
         "--gate",
         type=float,
-        default=SPECS["gate_db"].default,
+        default=gate_default,
         help="silence gate, dB: where the loudness falls 6 dB below it the output fades to exact "
-        "silence (default %(default)s; -120 = off)",
+        f"silence (default {gate_note or gate_default}; -120 = off)",
     )

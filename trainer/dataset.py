@@ -64,6 +64,7 @@ class SegmentDataset:
         self.train: list[Features] = []
         self.validation: list[Features] = []
         self.validation_names: list[str] = []
+        self._validated: list[tuple[Features, int]] = []  # (whole file, first validation frame)
         for feats, name in zip(features, names, strict=True):
             n_val = round(val_fraction * feats.n_frames)
             n_train = feats.n_frames - n_val
@@ -78,6 +79,7 @@ class SegmentDataset:
             if n_val > 0:
                 self.validation.append(slice_frames(feats, n_train, feats.n_frames, hop))
                 self.validation_names.append(name)
+                self._validated.append((feats, n_train))
         # Weight files by how many segment starts they offer, so every frame is equally likely.
         starts = np.array([f.n_frames - segment_frames + 1 for f in self.train], dtype=np.float64)
         self._file_weights = starts / starts.sum()
@@ -99,6 +101,14 @@ class SegmentDataset:
         if k * low >= nyquist:
             k -= 1
         return max(1, min(n_harmonics, k))
+
+    def validation_excerpt(self, index: int, frames: int) -> tuple[Features, int]:
+        """Validation slice `index`, lengthened to `frames` frames (when the file has them) by
+        the end of the training part before it: for a picture long enough to read. Returns
+        (features, the excerpt's first validation frame)."""
+        whole, start = self._validated[index]
+        first = max(0, min(start, whole.n_frames - frames))
+        return slice_frames(whole, first, whole.n_frames, self.hop), start - first
 
     @property
     def train_frames(self) -> int:

@@ -56,9 +56,14 @@ def log_spectrogram_db(audio: np.ndarray, *, n_fft: int = 1024, hop: int = 256) 
 
 
 def plot_spectrograms(
-    signals: Sequence[tuple[str, np.ndarray]], *, sample_rate: int, target: Path
+    signals: Sequence[tuple[str, np.ndarray]],
+    *,
+    sample_rate: int,
+    target: Path,
+    marker_s: float | None = None,
 ) -> None:
-    """One log-frequency spectrogram panel per (title, audio [n]) pair, on a shared dB scale."""
+    """One spectrogram panel per (title, audio [n]) pair, on a shared dB scale; `marker_s`
+    draws a dashed line at that time (e.g. where the validation slice starts)."""
     fig, axes = _figure(len(signals))
     for ax, (title, audio) in zip(axes[:, 0], signals, strict=True):
         spec = log_spectrogram_db(audio)
@@ -75,6 +80,8 @@ def plot_spectrograms(
         ax.set_title(title)
         ax.set_ylabel("kHz")
         fig.colorbar(image, ax=ax, label="dB re peak", pad=0.01)
+        if marker_s is not None and marker_s > 0:
+            ax.axvline(marker_s, color="white", ls="--", lw=1)
     axes[-1, 0].set_xlabel("s")
     _save(fig, target)
 

@@ -59,6 +59,31 @@ def _join(parts: list[np.ndarray], gap: int) -> np.ndarray:
     return np.concatenate(joined)
 
 
+PICTURE_SECONDS = 4.0  # the spectrogram's length when the file is long enough
+
+
+def write_picture(
+    model: DDSPAutoencoder, dataset: SegmentDataset, sr: int, frame_rate: float, run: RunDir
+) -> None:
+    """spectrogram.png: the longest validation slice, lengthened to PICTURE_SECONDS by the
+    training audio before it when it is shorter (a dashed line marks where validation
+    starts), beside the model's reconstruction and its harmonic part."""
+    longest = max(range(len(dataset.validation)), key=lambda i: dataset.validation[i].n_frames)
+    excerpt, start = dataset.validation_excerpt(longest, round(PICTURE_SECONDS * frame_rate))
+    synthesis = resynthesize(model, excerpt)
+    where = "validation slice" if start == 0 else "training audio | validation slice"
+    plot_spectrograms(
+        [
+            (f"original ({where})", excerpt.audio),
+            ("reconstruction", synthesis.audio[0].float().cpu().numpy()),
+            ("harmonic part", synthesis.harmonic[0].float().cpu().numpy()),
+        ],
+        sample_rate=sr,
+        target=run.spectrogram,
+        marker_s=start / frame_rate,
+    )
+
+
 def write_report(
     model: DDSPAutoencoder,
     dataset: SegmentDataset,
@@ -97,13 +122,5 @@ def write_report(
         for key, parts in outputs.items():
             write_wav(run.wav(key), _join(parts, gap), sr)
         write_wav(run.wav("target"), _join(targets, gap), sr)
-        plot_spectrograms(
-            [
-                ("original (validation slice)", _join(targets, gap)),
-                ("reconstruction", _join(outputs["reconstruction"], gap)),
-                ("harmonic part", _join(outputs["harmonic"], gap)),
-            ],
-            sample_rate=sr,
-            target=run.spectrogram,
-        )
+        write_picture(model, dataset, sr, feature_config.frame_rate, run)
     return metrics

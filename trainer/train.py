@@ -45,7 +45,10 @@ class TrainConfig:
     time_l1_weight: float = 0.0
     checkpoint_every: int = 200
     val_fraction: float = 0.1
-    silence_fraction: float = 0.05  # segments replaced by digital silence (learn: silence in, out)
+    # Segments replaced by digital silence (learn: silence in, silence out). Off by default: on
+    # the 4.9 s bundled flute 0.05 cost validation distance 9.94 against 7.69 (loudness L1 9.3
+    # against 2.3 dB); on phrases with rests it trained well (see README).
+    silence_fraction: float = 0.0
     seed: int = 0
     max_bad_steps: int = 20
 

@@ -34,6 +34,24 @@ def phrase(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, 
     return path, joined, mono.size / RATE
 
 
+def dbfs(x: np.ndarray) -> float:
+    return float(20 * np.log10(max(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))), 1e-12)))
+
+
+def test_the_gate_makes_silent_input_exact_digital_zero(
+    phrase: tuple[Path, np.ndarray, float], tmp_path: Path
+) -> None:
+    source, _, silence_start = phrase
+    out = tmp_path / "gated.wav"
+    args = ["--input", str(source), "--out", str(out), "--format", "float", "--gate", "-70"]
+    assert render_cli.main(args) == 0
+    played, rate = sf.read(out, dtype="float32")
+    end = int((silence_start + 1.0 - 0.02) * rate)
+    assert dbfs(played[int((silence_start + 0.12) * rate) : end]) <= -70
+    assert np.count_nonzero(played[int((silence_start + 0.2) * rate) : end]) == 0
+    assert dbfs(played[: int(silence_start * rate)]) > -40  # and it played
+
+
 def pitch(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f0, voiced, _ = librosa.pyin(
         audio, fmin=50, fmax=2000, sr=RATE, frame_length=2048, hop_length=RATE // 100
@@ -62,11 +80,10 @@ def test_transfer_outside_the_trained_range(
     assert render_cli.main([*args, "--samplerate", str(rate), "--pitch-shift", str(shift)]) == 0
     played, _ = sf.read(out, dtype="float32")
 
-    # Up to a control frame before the second phrase (the synth interpolates towards it).
+    # The model's learned silence (grow-render --input's default: no gate), measured up to a
+    # control frame before the second phrase (the synth interpolates towards it).
     end = int((silence_start + 1.0 - 0.02) * rate)
-    silent = played[int((silence_start + 0.12) * rate) : end]
-    assert 20 * np.log10(max(float(np.sqrt(np.mean(silent**2))), 1e-12)) <= -70
-    assert np.count_nonzero(played[int((silence_start + 0.2) * rate) : end]) == 0
+    assert dbfs(played[int((silence_start + 0.12) * rate) : end]) <= -70
 
     at_rate = librosa.resample(played, orig_sr=rate, target_sr=RATE)[: audio.size]
     f0_in, voiced_in = pitch(audio)

@@ -100,3 +100,15 @@ def test_silence_features_are_what_the_extractors_read_from_zeros() -> None:
     assert loudness.shape == (50,) and mfcc.shape == (50, config.n_mfcc)
     assert np.all(loudness == config.loudness_floor_db)
     assert np.all(np.isfinite(mfcc)) and np.ptp(mfcc, axis=0).max() == 0.0  # constant frames
+
+
+def test_validation_excerpt_is_lengthened_by_the_training_audio_before_it() -> None:
+    data = make_dataset(val_fraction=0.1)  # file b: 300 frames, validation from frame 270
+    excerpt, start = data.validation_excerpt(1, 100)
+    assert excerpt.n_frames == 100 and start == 70
+    np.testing.assert_array_equal(excerpt.f0_hz, 1000.0 + np.arange(200, 300))
+    np.testing.assert_array_equal(excerpt.f0_hz[start:], data.validation[1].f0_hz)
+    whole, start = data.validation_excerpt(1, 10)  # never shorter than the slice itself
+    assert whole.n_frames == 30 and start == 0
+    longest, start = data.validation_excerpt(0, 1000)  # no more audio than the file has
+    assert longest.n_frames == 100 and start == 90
