@@ -4,8 +4,8 @@ exact silence.
 A learned model never outputs true zero: fed the loudness of digital silence it still plays a
 quiet tone, and a listener hears that hum between phrases. The gate guarantees silence. It opens
 as soon as the loudness control reaches `threshold_db` and closes only once it falls to
-HYSTERESIS_DB below it or lower (so a level hovering at the threshold does not chatter); when closed, its
-gain falls linearly to 0 over RELEASE_S. Evaluated once per control frame (the synth
+HYSTERESIS_DB below it or lower (so a level hovering at the threshold does not chatter); when
+closed, its gain falls linearly to 0 over RELEASE_S. Evaluated once per control frame (the synth
 interpolates between frames, so opening is a one-frame ramp, never a click).
 """
 

@@ -50,6 +50,18 @@ def render(
     return out
 
 
+FLOOR_MARGIN_DB = 0.5
+DIGITAL_SILENCE_DB = -110.0  # unweighted RMS per frame, dBFS
+
+
+def digital_silence_frames(audio: np.ndarray, hop: int) -> np.ndarray:
+    """[T] bool: frames (hop samples each, frame t from sample t * hop) of audio [T * hop] whose
+    RMS is below DIGITAL_SILENCE_DB."""
+    frames = audio[: audio.shape[0] // hop * hop].astype(np.float64).reshape(-1, hop)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return rms < 10 ** (DIGITAL_SILENCE_DB / 20)
+
+
 def start_input(
     engine: Engine,
     f0_hz: np.ndarray,
@@ -58,6 +70,7 @@ def start_input(
     frame_rate: float,
     pitch_shift: float = 0.0,
     loudness_offset: float = 0.0,
+    digital_silence: np.ndarray | None = None,
 ) -> tuple[list[Event], float]:
     """Resynthesis / timbre transfer: the engine plays the input's pitch and loudness, frame for
     frame, as the trainer's reconstruction does.
@@ -66,11 +79,19 @@ def start_input(
     set and computed now (gate on, the input's first values); frame t >= 1 is scheduled one
     control frame early, because the engine reads frame t + 1 when segment t begins. Returns
     (events for `render`, seconds).
+
+    digital_silence: [T] bool, frames whose unweighted level is below DIGITAL_SILENCE_DB. Only
+    they reach the loudness floor; other frames stay FLOOR_MARGIN_DB above it (the A-weighted
+    loudness also reads faint low-frequency tails as the floor), so that a gate closing at the
+    floor silences digital silence and nothing else.
     """
     shift = 2.0 ** (pitch_shift / 12.0)
+    floor = float(engine.meta.features["loudness_floor_db"])
 
     def controls(t: int) -> list[tuple[str, tuple]]:
         loud = min(0.0, float(loudness_db[t]) + loudness_offset)
+        if digital_silence is not None and not digital_silence[t]:
+            loud = max(loud, floor + FLOOR_MARGIN_DB)
         return [("pitch_hz", (float(f0_hz[t]) * shift,)), ("loudness_db", (loud,))]
 
     engine.apply("note_on", (69.0, 1.0))

@@ -25,11 +25,6 @@ if TYPE_CHECKING:
     from export.features import Features
     from realtime.engine import Engine
 
-# --input's default gate closes only at the features' loudness floor (-100 dB: digital silence,
-# or what the A-weighted extractor cannot tell from it), where a model that never learned
-# silence still plays a quiet tone. A higher gate also cut faint tails of real recordings and
-# cost 5-25 % of spectral distance against the trainer's reconstruction (bench/fidelity.py).
-INPUT_GATE_DB = -94.0
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 
 
@@ -87,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         p,
         growth_default=None,
         default_note="off for --input and --score, free for --grow",
-        gate_note=f"{INPUT_GATE_DB:g} for --input: closed only at the -100 dB loudness floor, "
-        f"digital silence; {SPECS['gate_db'].default:g} otherwise",
+        gate_note="for --input, the loudness floor + 6 dB (-94 for the usual -100 dB floor), "
+        "which only digitally silent input reaches; "
+        f"{SPECS['gate_db'].default:g} otherwise",
     )
     p.add_argument("--tail", type=float, default=0.5, help="seconds after a score's last note")
     p.add_argument(
@@ -134,7 +130,7 @@ def resynthesis_events(
     args: argparse.Namespace, engine: Engine, features: Features
 ) -> tuple[list, float]:
     """Set the engine up to follow the input: one pitch and loudness control per frame."""
-    from realtime.render import start_input
+    from realtime.render import digital_silence_frames, start_input
 
     engine.voice.envelope.sustain = 1.0
     engine.voice.envelope.attack_s = 1e-6  # the input's own loudness shapes the onsets
@@ -147,6 +143,7 @@ def resynthesis_events(
         frame_rate=engine.meta.frame_rate,
         pitch_shift=args.pitch_shift,
         loudness_offset=args.loudness_offset,
+        digital_silence=digital_silence_frames(features.audio, engine.meta.hop),
     )
 
 
@@ -161,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.control_log import file_sha256, read_control_log
     from realtime.engine import SUPPORTED_RATES, Engine
     from realtime.fade import fade_curve
+    from realtime.gate import HYSTERESIS_DB
     from realtime.midi_file import parse_midi_file
     from realtime.model import load_model
     from realtime.render import grow_events, render
@@ -195,11 +193,13 @@ def run(args: argparse.Namespace) -> int:
     if log is None:  # a replayed session carries its own settings
         engine.params.set("loudness_db", args.loudness)
         engine.params.set("gain_db", args.gain)
-        gate = (
-            args.gate
-            if args.gate is not None
-            else (INPUT_GATE_DB if features is not None else SPECS["gate_db"].default)
-        )
+        gate = args.gate if args.gate is not None else SPECS["gate_db"].default
+        if args.gate is None and features is not None:
+            # Closed only at the loudness floor, which only digitally silent input reaches
+            # (realtime.render.start_input), where a model that never learned silence still
+            # plays a quiet tone. A gate at -70 also cut faint tails of real recordings and cost
+            # 5-25 % of spectral distance against the trainer's reconstruction (bench/fidelity).
+            gate = float(model.meta.features["loudness_floor_db"]) + HYSTERESIS_DB
         engine.params.set("gate_db", gate)
         engine.params.set("noise_db", args.noise)
         engine.smoother.jump("noise_db")
