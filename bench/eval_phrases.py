@@ -8,7 +8,7 @@ train on (`NAME_train.wav`), the last 20 % held out (`NAME_test.wav`). The rende
 never committed; this script recreates it.
 
     apt-get install fluidsynth musescore-general-soundfont-small
-    python bench/eval_phrases.py --out /tmp/phrases [--seconds 40] [--instruments violin,cello]
+    python -m bench.eval_phrases --out /tmp/phrases [--seconds 40] [--instruments violin,cello]
 """
 
 from __future__ import annotations
