@@ -124,10 +124,11 @@ def silence_level(output: np.ndarray, rate: int, features: Features, frame_rate:
 
 
 def pitch_following(output: np.ndarray, features: Features, config: FeatureConfig) -> dict:
+    """The trainer's metrics of `output` against the input, plus the output's voiced frames
+    over the input's (the same tracker run once)."""
     metrics = reconstruction_metrics(output, features, config)
-    out_features = compute_features(output, config)
-    voiced_in = max(float(features.voiced.mean()), 1e-9)
-    return {**metrics, "voiced_ratio": float(out_features.voiced.mean()) / voiced_in}
+    voiced_in = max(metrics["voiced_frames"], 1e-9)
+    return {**metrics, "voiced_ratio": metrics["voiced_frames_pred"] / voiced_in}
 
 
 def score_phrase(name: str, model: Path, run: Path, test_wav: Path) -> dict:

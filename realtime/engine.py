@@ -198,10 +198,14 @@ class Engine:
         if note is None or abs(float(note) - self.note) < 1e-6:
             self.commands.append(("gate_off", None))
 
-    def select_timbre(self, name: str) -> None:
+    def select_timbre(self, name: str, *, now: bool = False) -> None:
+        """Move to preset `name` (smoothly, from the next frame); with `now`, jump to it at once
+        (an offline render's starting timbre, before the first frame)."""
         if name not in self.presets:
             raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
         self.timbre_name = name
+        if now:
+            self.voice.z = self.presets[name].copy()
         self.commands.append(("timbre", self.presets[name]))
 
     def morph_timbre(self, a: str, b: str, x: float) -> None:

@@ -204,8 +204,7 @@ def run(args: argparse.Namespace) -> int:
         engine.params.set("noise_db", args.noise)
         engine.smoother.jump("noise_db")
         if timbre is not None and timbre != "input":
-            engine.select_timbre(timbre)
-            engine.voice.z = engine.voice.z_target = engine.presets[timbre].copy()
+            engine.select_timbre(timbre, now=True)
     if log is not None:
         if log.model_sha256 and log.model_sha256 != file_sha256(model_path):
             warnings.warn(

@@ -373,7 +373,9 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
             segment_frames=segment_frames,
             val_fraction=train_config.val_fraction,
             frame_rate=feature_config.frame_rate,
-            silence=silence_features(segment_frames, feature_config),
+            silence=silence_features(segment_frames, feature_config)
+            if train_config.silence_fraction > 0
+            else None,
         )
     # Only now that the inputs are known to be usable does the run directory appear: a run
     # refused for its inputs leaves no empty --out behind.
@@ -393,7 +395,9 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
             loudness_std=dataset.loudness_std,
             f0_trained_low_hz=dataset.f0_range_hz[0],
             f0_trained_high_hz=dataset.f0_range_hz[1],
-            trained_harmonics=dataset.trained_harmonics(args.harmonics, feature_config.sample_rate),
+            trained_harmonics=trained_harmonics(
+                dataset.f0_range_hz[0], trial_model.n_harmonics, feature_config.sample_rate
+            ),
         )
         stored = {
             "version": __version__,
@@ -515,6 +519,17 @@ def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
         "validation: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["validation"].items())
     )
     return 0, model
+
+
+def trained_harmonics(lowest_f0_hz: float, n_harmonics: int, sample_rate: int) -> int:
+    """Highest harmonic index the training data makes audible: the largest k with k * f0 below
+    Nyquist at the lowest trained pitch (at least 1, at most n_harmonics)."""
+    import torch
+
+    from trainer.dsp import highest_audible_harmonic
+
+    k = highest_audible_harmonic(torch.tensor(lowest_f0_hz, dtype=torch.float64), sample_rate)
+    return max(1, min(n_harmonics, int(k)))
 
 
 def nca_settings(

@@ -92,16 +92,6 @@ class SegmentDataset:
         low, high = np.percentile(pitched, [1.0, 99.0])
         self.f0_range_hz = (float(low), float(high))  # Hz, the pitches training covers
 
-    def trained_harmonics(self, n_harmonics: int, sample_rate: int) -> int:
-        """Highest harmonic index the training data makes audible: the largest k with
-        k * f0 below Nyquist at the lowest trained pitch (at most n_harmonics)."""
-        nyquist = sample_rate / 2
-        low = self.f0_range_hz[0]
-        k = int(nyquist // low)
-        if k * low >= nyquist:
-            k -= 1
-        return max(1, min(n_harmonics, k))
-
     def validation_excerpt(self, index: int, frames: int) -> tuple[Features, int]:
         """Validation slice `index`, lengthened to `frames` frames (when the file has them) by
         the end of the training part before it: for a picture long enough to read. Returns

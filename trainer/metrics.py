@@ -48,4 +48,5 @@ def reconstruction_metrics(
         "f0_l1_cents": float(np.mean(cents[both])) if both.any() else float("nan"),
         "f0_outlier_ratio": outliers / n_voiced if n_voiced else float("nan"),
         "voiced_frames": float(n_voiced),
+        "voiced_frames_pred": float(voiced_pred.sum()),
     }
