@@ -30,6 +30,12 @@ def harmonic_tone(
     return (tone * fade).astype(np.float32)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Real-time tests on the JACK dummy server run last: a fresh VM stalls often in its first
+    minutes (tests/e2e/test_grow_live.py's docstring), and nothing else depends on them."""
+    items.sort(key=lambda item: "jack_env" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def example_path() -> Path:
     return example_audio_path()

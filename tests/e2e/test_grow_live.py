@@ -4,9 +4,13 @@ steered by real UDP OSC clients (python-osc and liblo's oscsend), recorded, meas
 The JACK server is started here under its own name, with a 256-sample period as in
 ENVIRONMENT.md's recipe (PortAudio calls the callback twice per period). On these 2-core VMs the
 server reports an occasional xrun even for an empty callback (measured: about one per 30-60 s,
-from scheduling stalls), so the performance is played again once if it saw underflows; twice in
-a row fails. Without jackd the tests skip, except where TIMBRE_REQUIRE_JACK=1 (CI sets it, so
-there they fail instead).
+from scheduling stalls), and a freshly started VM goes through minutes where stalls of tens of
+milliseconds are frequent (measured right after `.ci/install`: underflows in six performances in
+a row, none in the next ten with the same code). So these tests run last in a session
+(tests/conftest.py) and the performance is played up to three times; underflows in all three
+fail. Each failed play reports the CPU time the hypervisor stole meanwhile (/proc/stat), to tell
+a slow engine from a busy host. Without jackd the tests skip, except where
+TIMBRE_REQUIRE_JACK=1 (CI sets it, so there they fail instead).
 """
 
 from __future__ import annotations
@@ -51,6 +55,19 @@ def jack_env() -> Iterator[dict[str, str]]:
     yield env
     server.terminate()
     server.wait(timeout=10)
+
+
+PLAYS = 3  # performances tried before underflows fail the test (see the module's docstring)
+
+
+def stolen_cpu_seconds() -> float:
+    """CPU time the hypervisor has taken from this VM since boot (the 'steal' column of
+    /proc/stat, all CPUs), seconds; 0.0 where the kernel does not report it."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def free_port() -> int:
@@ -125,12 +142,15 @@ def test_a_performance_is_played_recorded_and_replayed(
     jack_env: dict[str, str], tmp_path: Path
 ) -> None:
     wav, log = tmp_path / "played.wav", tmp_path / "session.jsonl"
-    first, second, seconds, err = perform(jack_env, wav, log)
-    if second[6] > 0:  # an xrun: once more (see the module's docstring)
-        print(f"underflows in the first performance, playing again: {err}")
+    for attempt in range(1, PLAYS + 1):
+        stolen = stolen_cpu_seconds()
+        first, second, seconds, err = perform(jack_env, wav, log)
+        if second[6] == 0 or attempt == PLAYS:
+            break
+        stolen = stolen_cpu_seconds() - stolen
+        print(f"play {attempt}: underflows (host stole {stolen:.2f} CPU s meanwhile): {err}")
         for path in (wav, log):
             path.unlink()
-        first, second, seconds, err = perform(jack_env, wav, log)
     assert len(second) == 12
     # cadence: samples played follow the wall clock; the NCA steps at the rate set
     assert (second[0] - first[0]) / seconds == pytest.approx(1.0, rel=0.05)
