@@ -108,13 +108,15 @@ def balance_db(audio: np.ndarray, rate: int) -> float:
 
 def silence_level(output: np.ndarray, rate: int, features: Features, frame_rate: float) -> float:
     """Loudest 50 ms RMS (dBFS) of the output inside stretches where the input has been silent
-    (<= SILENT_DB) for SETTLE_S and stays silent to the window's end; NaN if none."""
+    (<= SILENT_DB) for SETTLE_S and stays silent to a frame after the window's end (the synth
+    interpolates its controls towards the next frame, so a note's onset starts to sound in the
+    frame before it); NaN if none."""
     silent = features.loudness_db <= SILENT_DB
     settle, span = round(SETTLE_S * frame_rate), max(1, round(0.05 * frame_rate))
     window = round(0.05 * rate)
     worst, found = -200.0, False
     for t in range(settle, silent.size - span):
-        if silent[t - settle : t + span].all():
+        if silent[t - settle : t + span + 1].all():
             found = True
             start = round(t / frame_rate * rate)
             chunk = output[start : start + window].astype(np.float64)

@@ -105,7 +105,7 @@ def naive_speed(rate: int, block: int, seconds: float) -> float:
                 raws.append(raw)
             raw = torch.cat(raws, dim=1)
             f0 = torch.full((1, frames_per_block), 440.0)
-            controls = model.physical_controls(raw, f0)
+            controls = model.physical_controls(raw, f0, torch.full((1, frames_per_block), -20.0))
             harmonic_synth(f0, controls.harmonic_amps, sample_rate=train_rate, hop=hop)
             filtered_noise(controls.noise_mags, torch.rand(1, frames_per_block * hop), hop=hop)
     return x_realtime(n_blocks * block / rate, time.perf_counter() - start)

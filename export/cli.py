@@ -47,10 +47,17 @@ def trained_range(meta: ArtifactMetadata) -> str:
     low, high = meta.trained_f0_hz
     if low <= 0:
         return "not recorded (format 1): every harmonic below Nyquist can sound"
+    quiet = meta.trained_loudness_low_db
+    level = (
+        f"; below {quiet:.0f} dB loudness the timbre is that of {quiet:.0f} dB and the level "
+        "follows the input down"
+        if quiet is not None
+        else ""
+    )
     return (
         f"{low:.0f}..{high:.0f} Hz; below it the decoder plays its timbre at {low:.0f} Hz, above "
         f"it at {high:.0f} Hz; harmonics 1..{meta.trained_harmonics} of {meta.n_harmonics} "
-        "can sound (the rest were never audible in training)"
+        f"can sound (the rest were never audible in training){level}"
     )
 
 

@@ -59,6 +59,9 @@ class ArtifactMetadata:
         default_factory=lambda: [0.0, 0.0]
     )  # [low, high]; 0 = unknown
     trained_harmonics: int = 0  # harmonics above it never sound (0 = unknown: all K)
+    # dB: below this loudness the graph plays the timbre at it, with the level following the
+    # input dB for dB (None = unknown: the decoder sees any loudness)
+    trained_loudness_low_db: float | None = None
     encoder_onnx: str = ""  # base64 ONNX graph mfcc [1, T, n_mfcc] -> z [1, Z]; "" = none
     provenance: dict[str, Any] = field(default_factory=dict)
     package_version: str = ""
@@ -155,6 +158,9 @@ class ArtifactMetadata:
             raise ArtifactError(
                 f"trained_harmonics={self.trained_harmonics} must be in 0..{self.n_harmonics}"
             )
+        low = self.trained_loudness_low_db
+        if low is not None and not (isinstance(low, (int, float)) and -200.0 <= low <= 20.0):
+            raise ArtifactError(f"trained_loudness_low_db={low!r} must be a number of dB or null")
         rows = self.nca_seed_state
         if len(rows) != self.nca_channels or any(len(r) != self.n_harmonics for r in rows):
             raise ArtifactError(f"nca_seed_state must be [{self.nca_channels}][{self.n_harmonics}]")

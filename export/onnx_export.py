@@ -77,6 +77,7 @@ def build_metadata(
         features=dict(fc),
         trained_f0_hz=[mc.f0_trained_low_hz, mc.f0_trained_high_hz],
         trained_harmonics=mc.trained_harmonics,
+        trained_loudness_low_db=mc.loudness_trained_low_db,
         encoder_onnx=encoder_onnx_base64(ddsp),
         provenance={
             "files": [Path(f).name for f in config["files"]],

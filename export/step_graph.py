@@ -33,7 +33,7 @@ class StepGraph(nn.Module):
         nca_state_out = go * stepped + (1.0 - go) * nca_state
         mask = read_mask(nca_state_out)  # [1, K]
         raw, gru_state_out = self.ddsp.decode_raw(f0_hz, loudness_db, z, state=gru_state)
-        controls = self.ddsp.physical_controls(raw, f0_hz, mask=mask)
+        controls = self.ddsp.physical_controls(raw, f0_hz, loudness_db, mask=mask)
         return (
             controls.harmonic_amps[:, 0],  # [1, K] linear amplitudes, mask applied
             controls.noise_mags[:, 0],  # [1, B] linear band gains

@@ -395,6 +395,7 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
             loudness_std=dataset.loudness_std,
             f0_trained_low_hz=dataset.f0_range_hz[0],
             f0_trained_high_hz=dataset.f0_range_hz[1],
+            loudness_trained_low_db=dataset.loudness_low_db,
             trained_harmonics=trained_harmonics(
                 dataset.f0_range_hz[0], trial_model.n_harmonics, feature_config.sample_rate
             ),
@@ -464,6 +465,11 @@ def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
         session.log(
             f"trained pitch range {mc.f0_trained_low_hz:.0f}..{mc.f0_trained_high_hz:.0f} Hz: "
             f"harmonics 1..{mc.trained_harmonics} of {mc.n_harmonics} can sound"
+        )
+    if mc.loudness_trained_low_db is not None:
+        session.log(
+            f"quietest trained playing {mc.loudness_trained_low_db:.0f} dB: below it the timbre "
+            "stays and the level follows the input down"
         )
     minutes = session.minutes_left()
     if minutes is not None and args.phase == "all":

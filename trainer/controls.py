@@ -42,13 +42,15 @@ def get_controls(
     sample_rate: int,
     mask: torch.Tensor | None = None,
     trained_harmonics: int | None = None,
+    level: torch.Tensor | None = None,
 ) -> Controls:
     """raw: [batch, T, 1 + K + B] decoder output; f0_hz: [batch, T]; mask: [batch or 1, K] or
     [batch, T, K] in [0, 1] (the NCA's harmonic mask), applied before the distribution is
     normalised. trained_harmonics: harmonics above it are silent (never made audible by the
-    training data; default: all K).
+    training data; default: all K). level: [batch, T] linear gain on the harmonic amplitude and
+    the noise bands (the model's level below its trained loudness), or None.
 
-    a[t, k] = A[t] * normalize(c[t, k] * mask[k] * [k * f0 < nyquist] * [k <= trained]).
+    a[t, k] = g[t] * A[t] * normalize(c[t, k] * mask[k] * [k * f0 < nyquist] * [k <= trained]).
     """
     amplitude = exp_sigmoid(raw[..., 0])  # [batch, T]
     weights = exp_sigmoid(raw[..., 1 : 1 + n_harmonics])  # [batch, T, K]
@@ -59,6 +61,9 @@ def get_controls(
         weights = weights * (mask[:, None, :] if mask.dim() == 2 else mask)
     distribution = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-7)
     noise_mags = exp_sigmoid(raw[..., 1 + n_harmonics :])  # [batch, T, B]
+    if level is not None:
+        amplitude = amplitude * level
+        noise_mags = noise_mags * level[..., None]
     return Controls(
         amplitude=amplitude,
         distribution=distribution,

@@ -86,6 +86,7 @@ class SegmentDataset:
         loud = np.concatenate([f.loudness_db for f in self.train])
         self.loudness_mean = float(loud.mean())
         self.loudness_std = float(max(loud.std(), 1e-3))
+        self.loudness_low_db = float(np.percentile(loud, 1.0))  # the quietest playing covered
         voiced = np.concatenate([f.f0_hz[f.voiced] for f in self.train])
         pitched = voiced if voiced.size else np.concatenate([f.f0_hz for f in self.train])
         # Robust to a few octave errors of the tracker: the 1st and 99th percentiles.

@@ -51,12 +51,15 @@ def masked_audio(
     """Synthesis of one validation slice under each mask: [n_masks, n_samples] (same noise)."""
     f0 = torch.from_numpy(part.f0_hz)[None]
     z = ddsp.encoder(torch.from_numpy(part.mfcc)[None])
-    raw, _ = ddsp.decode_raw(f0, torch.from_numpy(part.loudness_db)[None], z)
+    loudness = torch.from_numpy(part.loudness_db)[None]
+    raw, _ = ddsp.decode_raw(f0, loudness, z)
     out = []
     for start in range(0, masks.shape[0], chunk):
         m = torch.from_numpy(masks[start : start + chunk])
         n = m.shape[0]
-        controls = ddsp.physical_controls(raw.expand(n, -1, -1), f0.expand(n, -1), mask=m)
+        controls = ddsp.physical_controls(
+            raw.expand(n, -1, -1), f0.expand(n, -1), loudness.expand(n, -1), mask=m
+        )
         generator = torch.Generator().manual_seed(NOISE_SEED)
         noise = torch.rand(1, part.audio.shape[0], generator=generator) * 2 - 1
         synthesis = ddsp.synthesize_with_noise(controls, f0.expand(n, -1), noise.expand(n, -1))
@@ -134,8 +137,9 @@ def render_note(
     """A held note per mask. masks: [batch, K] or [1, T, K] -> audio [batch, T * hop]."""
     batch = masks.shape[0]
     f0_t = torch.full((batch, n_frames), f0)
-    raw, _ = ddsp.decode_raw(f0_t, torch.full((batch, n_frames), loud), z.expand(batch, -1))
-    controls = ddsp.physical_controls(raw, f0_t, mask=masks)
+    loud_t = torch.full((batch, n_frames), loud)
+    raw, _ = ddsp.decode_raw(f0_t, loud_t, z.expand(batch, -1))
+    controls = ddsp.physical_controls(raw, f0_t, loud_t, mask=masks)
     generator = torch.Generator().manual_seed(NOISE_SEED)
     return ddsp.synthesize(controls, f0_t, generator=generator).audio.numpy()
 

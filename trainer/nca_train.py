@@ -212,7 +212,7 @@ class NCATrainer:
             states = self.nca(states, fire)
             overflow = overflow + overflow_penalty(states) / n_steps
         mask = states[:, 0].clamp(0.0, 1.0)
-        controls = self.ddsp.physical_controls(raw, batch["f0_hz"], mask=mask)
+        controls = self.ddsp.physical_controls(raw, batch["f0_hz"], batch["loudness_db"], mask=mask)
         audio = self.ddsp.synthesize(controls, batch["f0_hz"]).audio
         per_item = multiscale_spectral_loss(
             audio, batch["audio"], fft_sizes=cfg.fft_sizes, per_item=True

@@ -52,6 +52,32 @@ def test_the_gate_makes_silent_input_exact_digital_zero(
     assert dbfs(played[: int(silence_start * rate)]) > -40  # and it played
 
 
+def test_quieter_playing_than_in_training_plays_that_quiet(tmp_path: Path) -> None:
+    """Default flags, 48 kHz. The recording, then 1 s of room noise at -85 dBFS (a rest that is
+    not digital silence), then the recording 40 dB down. The demo learned nothing quieter than
+    -32 dB loudness; before its level followed the input below that, both the rest and the quiet
+    phrase played at about -31 dBFS."""
+    audio, rate = sf.read(example_audio_path(), dtype="float32", always_2d=True)
+    mono = librosa.resample(audio.mean(axis=1), orig_sr=rate, target_sr=RATE)
+    room = np.random.default_rng(0).standard_normal(RATE).astype(np.float32) * 10 ** (-85 / 20)
+    quiet = mono * np.float32(10 ** (-40 / 20))
+    source, out = tmp_path / "rest.wav", tmp_path / "out.wav"
+    sf.write(source, np.concatenate([mono, room, quiet]), RATE, subtype="FLOAT")
+    args = ["--input", str(source), "--out", str(out), "--format", "float"]
+    assert render_cli.main([*args, "--samplerate", "48000"]) == 0
+    played, played_rate = sf.read(out, dtype="float32")
+    rest_start, quiet_start = (
+        int(s * played_rate) for s in (mono.size / RATE, 1 + mono.size / RATE)
+    )
+    full, quiet_out = played[:rest_start], played[quiet_start:]
+    assert abs(dbfs(full) - dbfs(mono)) < 3.0  # it plays at the recording's level
+    assert (
+        dbfs(played[rest_start + int(0.12 * played_rate) : quiet_start - int(0.02 * played_rate)])
+        <= -70
+    )
+    assert abs(dbfs(quiet_out) - dbfs(quiet)) < 6.0  # 40 dB down in, about 40 dB down out
+
+
 def pitch(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f0, voiced, _ = librosa.pyin(
         audio, fmin=50, fmax=2000, sr=RATE, frame_length=2048, hop_length=RATE // 100

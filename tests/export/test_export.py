@@ -101,6 +101,11 @@ def test_format_1_metadata_still_loads() -> None:
         ArtifactMetadata.from_json(json.dumps({**v1, "format_version": 2}))
     with pytest.raises(ArtifactError, match=r"trained_harmonics=65 must be in 0\.\.64"):
         ArtifactMetadata.from_json(json.dumps({**v2, "trained_harmonics": 65}))
+    assert ArtifactMetadata.from_json(json.dumps(v2)).trained_loudness_low_db is None
+    low = ArtifactMetadata.from_json(json.dumps({**v2, "trained_loudness_low_db": -32.5}))
+    assert low.trained_loudness_low_db == -32.5
+    with pytest.raises(ArtifactError, match="trained_loudness_low_db='quiet' must be a number"):
+        ArtifactMetadata.from_json(json.dumps({**v2, "trained_loudness_low_db": "quiet"}))
 
 
 @pytest.mark.slow

@@ -38,6 +38,11 @@ class ModelConfig:
     f0_trained_low_hz: float = 0.0
     f0_trained_high_hz: float = 0.0
     trained_harmonics: int = 0
+    # The quietest playing training covers (dB, its 1st percentile; None = not limited). Below
+    # it the decoder sees this loudness and the synth's level follows the input down, dB for dB,
+    # so rests and tails quieter than anything in training play that quiet instead of whatever
+    # the network makes of an input it never saw.
+    loudness_trained_low_db: float | None = None
 
     def __post_init__(self) -> None:
         decoder_size(self.preset)
@@ -97,7 +102,7 @@ class DDSPAutoencoder(nn.Module):
         Returns (controls, GRU state [L, batch, H]).
         """
         raw, state = self.decode_raw(f0_hz, loudness_db, z, state=state)
-        return self.physical_controls(raw, f0_hz, mask=mask), state
+        return self.physical_controls(raw, f0_hz, loudness_db, mask=mask), state
 
     def decode_raw(
         self,
@@ -111,6 +116,8 @@ class DDSPAutoencoder(nn.Module):
         cfg = self.config
         if cfg.f0_trained_low_hz > 0:  # the network only ever saw pitches in this range
             f0_hz = f0_hz.clamp(cfg.f0_trained_low_hz, cfg.f0_trained_high_hz)
+        if cfg.loudness_trained_low_db is not None:  # nor playing quieter than this
+            loudness_db = loudness_db.clamp_min(cfg.loudness_trained_low_db)
         raw, state = self.decoder(
             scale_f0(f0_hz),
             scale_loudness(loudness_db, mean=cfg.loudness_mean, std=cfg.loudness_std),
@@ -120,9 +127,15 @@ class DDSPAutoencoder(nn.Module):
         return raw.float(), state
 
     def physical_controls(
-        self, raw: torch.Tensor, f0_hz: torch.Tensor, *, mask: torch.Tensor | None = None
+        self,
+        raw: torch.Tensor,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        *,
+        mask: torch.Tensor | None = None,
     ) -> Controls:
-        """Raw decoder output -> synth controls; mask: [batch, K] or [batch, T, K] or None."""
+        """Raw decoder output [batch, T, 1 + K + B] -> synth controls. f0_hz, loudness_db:
+        [batch, T] (the decoder's inputs, unclamped); mask: [batch, K] or [batch, T, K] or None."""
         cfg = self.config
         return get_controls(
             raw,
@@ -131,7 +144,16 @@ class DDSPAutoencoder(nn.Module):
             sample_rate=cfg.sample_rate,
             mask=mask,
             trained_harmonics=cfg.trained_harmonics or cfg.n_harmonics,
+            level=self.level_below_training(loudness_db),
         )
+
+    def level_below_training(self, loudness_db: torch.Tensor) -> torch.Tensor | None:
+        """Linear gain [batch, T]: 1 within the trained loudness, 10^((l - low) / 20) below it;
+        None when the model has no trained low (runs before v0.2)."""
+        low = self.config.loudness_trained_low_db
+        if low is None:
+            return None
+        return torch.pow(10.0, (loudness_db - low).clamp_max(0.0) / 20.0)
 
     def synthesize(
         self, controls: Controls, f0_hz: torch.Tensor, *, generator: torch.Generator | None = None
