@@ -16,7 +16,7 @@ With --transfer, the demo model also plays every held-out phrase (timbre transfe
 outside its trained range) at 48 and 96 kHz: pitch following, silence and spectral balance
 (energy above 2.5 kHz against below 1 kHz, dB) beside the flute recording it learned from.
 
-    python bench/eval_phrases.py --out /tmp/phrases
+    python -m bench.eval_phrases --out /tmp/phrases
     python -m bench.fidelity --phrases /tmp/phrases --runs /tmp/fidelity-runs --minutes 4 --transfer
 """
 

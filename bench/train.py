@@ -4,24 +4,24 @@ Beside the project's loop (batch 8 x 1 s segments, the default loss) it times, i
 naive seed-style loop: batch 1, the whole file every step, 4 FFT scales, and the straightforward
 oscillator bank (upsample every harmonic's amplitude to audio rate, multiply, sum). Prints a table.
 
-    python bench/train.py [--steps 12] [--threads 2]
+    python -m bench.train [--steps 12] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from bench.seed_baseline import naive_harmonic_synth
 from export.features import FeatureConfig, Features, silence_features
 from trainer.controls import get_controls, scale_f0, scale_loudness
 from trainer.dataset import SegmentDataset
 from trainer.distributed import DistInfo
-from trainer.dsp import filtered_noise, nyquist_mask, upsample_linear
+from trainer.dsp import filtered_noise, nyquist_mask
 from trainer.example import example_audio_path
 from trainer.feature_cache import default_cache_dir, load_features
 from trainer.guard import NonFiniteGuard
@@ -30,18 +30,6 @@ from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters
 from trainer.models.presets import PRESETS
 from trainer.run_dir import RunDir
 from trainer.train import DDSPTrainer, TrainConfig
-
-
-def naive_harmonic_synth(
-    f0_hz: torch.Tensor, amps: torch.Tensor, *, sample_rate: int, hop: int
-) -> torch.Tensor:
-    """The seeds' formulation: every harmonic's amplitude upsampled to audio rate, then summed."""
-    f0_up = upsample_linear(f0_hz[..., None], hop=hop)  # [b, n, 1]
-    k = torch.arange(1, amps.shape[-1] + 1, dtype=amps.dtype)
-    freqs = f0_up * k  # [b, n, K] Hz
-    phases = torch.cumsum(2 * math.pi * freqs / sample_rate, dim=1)  # [b, n, K]
-    amps_up = upsample_linear(amps, hop=hop) * (freqs < sample_rate / 2)
-    return (amps_up * torch.sin(phases)).sum(-1)
 
 
 def time_steps(step: Callable[[], None], steps: int, warmup: int = 2) -> float:

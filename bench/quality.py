@@ -1,0 +1,193 @@
+"""Sound quality on audio the model never heard: the project's recipe against a seed-style
+baseline (bench/seed_baseline.py) trained for the same wall-clock minutes on the same data.
+
+For each evaluation phrase (NAME_train.wav / NAME_test.wav from bench/eval_phrases.py, plus the
+bundled flute split 80/20) it trains both on the train part, then resynthesizes the held-out
+part: the project through the engine (`grow-render --input` at 48 kHz, default flags; the run
+from `grow-train --minutes M`, reused when it exists, as bench/fidelity.py does), the baseline
+through its own model. Both outputs are resampled to 24 kHz and scored against the recording
+with the trainer's metrics (multi-scale spectral distance, FFT 2048..64, lin + log; loudness
+L1; f0 L1 and outliers). Prints one table with the ratio of the distances and each loop's
+training throughput (audio-seconds per wall-clock second).
+
+The project's minutes cover its whole recipe (the DDSP model, then the NCA); the baseline gets
+all of them for its one model.
+
+With --curve MINUTES (comma-separated), the project's recipe is also trained for each budget on
+the --curve-phrases and the held-out distance is plotted against minutes (--png).
+
+    python -m bench.eval_phrases --out /tmp/phrases
+    python -m bench.quality --phrases /tmp/phrases --runs /tmp/runs --minutes 4 \\
+        --curve 1,2,4,8 --curve-phrases violin,cello --png quality-curve.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import librosa
+import numpy as np
+
+from bench.fidelity import at_rate, prepare_flute, render, train_and_export
+from bench.seed_baseline import SAMPLE_RATE as SEED_RATE
+from bench.seed_baseline import resynthesize_seed, seed_features, train_seed_baseline
+from export.audio import load_audio
+from export.features import FeatureConfig, compute_features
+from trainer.metrics import reconstruction_metrics
+
+ENGINE_RATE = 48000
+METRICS = ("spectral_distance", "loudness_l1_db", "f0_l1_cents", "f0_outlier_ratio")
+
+
+def project_scores(run: Path, model: Path, test_wav: Path) -> dict:
+    """The engine's resynthesis of the held-out part, scored; and the run's throughput."""
+    config = json.loads((run / "config.json").read_text())
+    fc = FeatureConfig(**config["features"])
+    target = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
+    played = at_rate(
+        render(model, test_wav, ENGINE_RATE), ENGINE_RATE, fc.sample_rate, target.audio.shape[0]
+    )
+    scores = reconstruction_metrics(played, target, fc)
+    trained = json.loads((run / "metrics.json").read_text())
+    return {
+        **{k: scores[k] for k in METRICS},
+        "steps": trained["steps"],
+        "audio_s_per_s": trained["audio_seconds_per_second"],
+    }
+
+
+def baseline_scores(train_wav: Path, test_wav: Path, minutes: float) -> dict:
+    """Train the seed-style baseline, resynthesize the held-out part, score it at 24 kHz."""
+    seed_run = train_seed_baseline(
+        seed_features(load_audio(train_wav, sample_rate=SEED_RATE)), minutes
+    )
+    out = resynthesize_seed(
+        seed_run.model, seed_features(load_audio(test_wav, sample_rate=SEED_RATE))
+    )
+    fc = FeatureConfig()
+    target = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
+    scored = at_rate(
+        librosa.resample(out, orig_sr=SEED_RATE, target_sr=fc.sample_rate),
+        fc.sample_rate,
+        fc.sample_rate,
+        target.audio.shape[0],
+    )
+    scores = reconstruction_metrics(scored, target, fc)
+    return {
+        **{k: scores[k] for k in METRICS},
+        "steps": seed_run.steps,
+        "audio_s_per_s": seed_run.audio_seconds_per_second,
+    }
+
+
+def fmt(value: float, width: int, digits: int = 2) -> str:
+    return f"{value:{width}.{digits}f}" if np.isfinite(value) else f"{'-':>{width}}"
+
+
+def print_table(rows: list[dict], minutes: float) -> None:
+    print(
+        f"\nheld-out audio, {minutes:g} min of training each; project through the engine at "
+        f"{ENGINE_RATE // 1000} kHz (default flags)"
+    )
+    print(
+        f"{'phrase':<14} {'loop':<9} {'distance':>8} {'ratio':>6} {'loud L1':>7} {'f0 L1':>6} "
+        f"{'outl.':>6} {'steps':>6} {'audio s/s':>9}"
+    )
+    for row in rows:
+        for loop in ("project", "baseline"):
+            r = row[loop]
+            ratio = r["spectral_distance"] / row["baseline"]["spectral_distance"]
+            print(
+                f"{row['phrase']:<14} {loop:<9} {fmt(r['spectral_distance'], 8)} "
+                f"{fmt(ratio, 6)} {fmt(r['loudness_l1_db'], 7)} {fmt(r['f0_l1_cents'], 6, 1)} "
+                f"{fmt(r['f0_outlier_ratio'], 6, 3)} {r['steps']:6d} "
+                f"{fmt(r['audio_s_per_s'], 9, 1)}"
+            )
+    ratios = [r["project"]["spectral_distance"] / r["baseline"]["spectral_distance"] for r in rows]
+    speed = [r["project"]["audio_s_per_s"] / r["baseline"]["audio_s_per_s"] for r in rows]
+    print(
+        f"median distance ratio project/baseline {np.median(ratios):.3f}; "
+        f"median throughput ratio {np.median(speed):.1f}x"
+    )
+
+
+def curve(
+    phrases: Path, runs: Path, names: list[str], budgets: list[float], table_minutes: float
+) -> dict:
+    """{phrase: [(minutes, held-out distance through the engine)]}, a fresh run per budget (the
+    table's own run for its budget)."""
+    points: dict[str, list[tuple[float, float]]] = {}
+    for name in names:
+        for minutes in budgets:
+            run = runs / (name if minutes == table_minutes else f"{name}-{minutes:g}min")
+            model = train_and_export(phrases / f"{name}_train.wav", run, minutes)
+            distance = project_scores(run, model, phrases / f"{name}_test.wav")
+            points.setdefault(name, []).append((minutes, distance["spectral_distance"]))
+            print(f"curve {name} {minutes:g} min: {distance['spectral_distance']:.3f}", flush=True)
+    return points
+
+
+def plot_curve(points: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, pts in points.items():
+        ax.plot(*zip(*pts, strict=True), marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("grow-train --minutes (2 CPU cores)")
+    ax.set_ylabel("held-out spectral distance (engine, 48 kHz)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--phrases", type=Path, required=True, help="from bench/eval_phrases.py")
+    parser.add_argument("--runs", type=Path, required=True, help="run directories (reused)")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training budget per loop")
+    parser.add_argument("--only", help="comma-separated phrase names")
+    parser.add_argument("--curve", help="comma-separated budgets (minutes) for the curve")
+    parser.add_argument("--curve-phrases", default="violin,cello", help="phrases for the curve")
+    parser.add_argument("--png", type=Path, default=Path("quality-curve.png"), help="the curve")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args()
+    prepare_flute(args.phrases)
+    names = sorted(p.name[: -len("_train.wav")] for p in args.phrases.glob("*_train.wav"))
+    if args.only:
+        names = [n for n in names if n in args.only.split(",")]
+    rows = []
+    for name in names:
+        train_wav, test_wav = (args.phrases / f"{name}_{part}.wav" for part in ("train", "test"))
+        run = args.runs / name
+        model = train_and_export(train_wav, run, args.minutes)
+        rows.append(
+            {
+                "phrase": name,
+                "project": project_scores(run, model, test_wav),
+                "baseline": baseline_scores(train_wav, test_wav, args.minutes),
+            }
+        )
+        print(f"scored {name}", file=sys.stderr, flush=True)
+    print_table(rows, args.minutes)
+    points = {}
+    if args.curve:
+        budgets = [float(m) for m in args.curve.split(",")]
+        points = curve(
+            args.phrases, args.runs, args.curve_phrases.split(","), budgets, args.minutes
+        )
+        plot_curve(points, args.png)
+        print(f"curve: {args.png}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "curve": points}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
