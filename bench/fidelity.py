@@ -57,6 +57,23 @@ def prepare_flute(folder: Path) -> None:
     sf.write(folder / "flute-example_test.wav", mono[cut:], rate, subtype="FLOAT")
 
 
+def add_phrase_options(parser: argparse.ArgumentParser) -> None:
+    """The options every phrase bench shares: where the phrases and runs are, the budget."""
+    parser.add_argument("--phrases", type=Path, required=True, help="from bench/eval_phrases.py")
+    parser.add_argument("--runs", type=Path, required=True, help="run directories (reused)")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training budget per model")
+    parser.add_argument("--only", help="comma-separated phrase names")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+
+
+def phrase_names(folder: Path, only: str | None) -> list[str]:
+    """The evaluation phrases in `folder` (NAME_train.wav and NAME_test.wav), the bundled flute
+    added; only those named in `only` (comma-separated) when given."""
+    prepare_flute(folder)
+    names = sorted(p.name[: -len("_train.wav")] for p in folder.glob("*_train.wav"))
+    return [n for n in names if n in only.split(",")] if only else names
+
+
 def train_and_export(train_wav: Path, run: Path, minutes: float) -> Path:
     model = run / "model.onnx"
     if model.is_file():
@@ -204,17 +221,10 @@ def fmt(value: float, width: int, digits: int = 2) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--phrases", type=Path, required=True, help="from bench/eval_phrases.py")
-    parser.add_argument("--runs", type=Path, required=True, help="run directories (reused)")
-    parser.add_argument("--minutes", type=float, default=4.0, help="training budget per phrase")
-    parser.add_argument("--only", help="comma-separated phrase names")
+    add_phrase_options(parser)
     parser.add_argument("--transfer", action="store_true", help="also the demo model's transfer")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
-    prepare_flute(args.phrases)
-    names = sorted(p.name[: -len("_train.wav")] for p in args.phrases.glob("*_train.wav"))
-    if args.only:
-        names = [n for n in names if n in args.only.split(",")]
+    names = phrase_names(args.phrases, args.only)
     rows = []
     for name in names:
         run = args.runs / name

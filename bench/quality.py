@@ -31,7 +31,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 
-from bench.fidelity import at_rate, prepare_flute, render, train_and_export
+from bench.fidelity import add_phrase_options, at_rate, phrase_names, render, train_and_export
 from bench.seed_baseline import SAMPLE_RATE as SEED_RATE
 from bench.seed_baseline import resynthesize_seed, seed_features, train_seed_baseline
 from export.audio import load_audio
@@ -150,19 +150,12 @@ def plot_curve(points: dict, png: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--phrases", type=Path, required=True, help="from bench/eval_phrases.py")
-    parser.add_argument("--runs", type=Path, required=True, help="run directories (reused)")
-    parser.add_argument("--minutes", type=float, default=4.0, help="training budget per loop")
-    parser.add_argument("--only", help="comma-separated phrase names")
+    add_phrase_options(parser)
     parser.add_argument("--curve", help="comma-separated budgets (minutes) for the curve")
     parser.add_argument("--curve-phrases", default="violin,cello", help="phrases for the curve")
     parser.add_argument("--png", type=Path, default=Path("quality-curve.png"), help="the curve")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
-    prepare_flute(args.phrases)
-    names = sorted(p.name[: -len("_train.wav")] for p in args.phrases.glob("*_train.wav"))
-    if args.only:
-        names = [n for n in names if n in args.only.split(",")]
+    names = phrase_names(args.phrases, args.only)
     rows = []
     for name in names:
         train_wav, test_wav = (args.phrases / f"{name}_{part}.wav" for part in ("train", "test"))
