@@ -140,6 +140,8 @@ def plot_curve(points: dict, png: Path) -> None:
     for name, pts in points.items():
         ax.plot(*zip(*pts, strict=True), marker="o", label=name)
     ax.set_xscale("log", base=2)
+    budgets = sorted({m for pts in points.values() for m, _ in pts})
+    ax.set_xticks(budgets, [f"{m:g}" for m in budgets])
     ax.set_xlabel("grow-train --minutes (2 CPU cores)")
     ax.set_ylabel("held-out spectral distance (engine, 48 kHz)")
     ax.legend()
