@@ -28,7 +28,6 @@ import json
 import sys
 from pathlib import Path
 
-import librosa
 import numpy as np
 
 from bench.fidelity import add_phrase_options, at_rate, phrase_names, render, train_and_export
@@ -69,12 +68,7 @@ def baseline_scores(train_wav: Path, test_wav: Path, minutes: float) -> dict:
     )
     fc = FeatureConfig()
     target = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
-    scored = at_rate(
-        librosa.resample(out, orig_sr=SEED_RATE, target_sr=fc.sample_rate),
-        fc.sample_rate,
-        fc.sample_rate,
-        target.audio.shape[0],
-    )
+    scored = at_rate(out, SEED_RATE, fc.sample_rate, target.audio.shape[0])
     scores = reconstruction_metrics(scored, target, fc)
     return {
         **{k: scores[k] for k in METRICS},

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.features import a_weighted_loudness
+from export.features import a_weighted_loudness, fill_unvoiced
 from trainer.controls import get_controls, scale_f0, scale_loudness
 from trainer.dsp import filtered_noise, upsample_linear
 from trainer.losses import magnitude_spectrogram
@@ -64,10 +64,7 @@ def seed_features(audio: np.ndarray) -> SeedFeatures:
     f0, voiced, _ = librosa.pyin(
         audio, fmin=50.0, fmax=2000.0, sr=SAMPLE_RATE, frame_length=2048, hop_length=HOP
     )
-    f0 = np.where(np.asarray(voiced, bool) & np.isfinite(f0), f0, np.nan)
-    frames = np.arange(f0.shape[0])
-    known = np.isfinite(f0)
-    f0 = np.interp(frames, frames[known], f0[known]) if known.any() else np.full_like(f0, 220.0)
+    f0 = fill_unvoiced(f0, np.asarray(voiced, bool))
     loudness = a_weighted_loudness(audio, sample_rate=SAMPLE_RATE, hop=HOP)
     mfcc = librosa.feature.mfcc(y=audio, sr=SAMPLE_RATE, n_mfcc=N_MFCC, hop_length=HOP).T
     return SeedFeatures(
