@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from export.errors import AudioFileError
+from export.errors import AudioFileError, check_input_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".w64", ".caf")
 SILENCE_PEAK_DBFS = -60.0
@@ -87,8 +87,7 @@ def load_audio(path: str | Path, *, sample_rate: int) -> np.ndarray:
     unreadable, truncated, empty, non-finite or silent audio; warns when the audio is clipped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise AudioFileError(f"{path}: no such file")
+    check_input_file(path, AudioFileError)
     check_riff_complete(path)
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)

@@ -15,13 +15,15 @@ WIDTH = 78
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's and epilog's line breaks and appends each option's default
-    ("default: X") where it has a meaningful one (not None, not a False flag)."""
+    ("default: X") where it has a meaningful one (not None, not a False flag) that its help
+    does not already state."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
         if (
             "%(default)" in text
+            or "default" in text
             or default is None
             or default is False
             or default == ""

@@ -3,6 +3,7 @@
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 class GrowError(Exception):
@@ -19,6 +20,15 @@ class AudioFileError(GrowError):
 
 class TrainingError(GrowError):
     """Training cannot go on (diverged, run directory in the wrong state...)."""
+
+
+def check_input_file(path: Path, error: type[GrowError] = ParameterError) -> None:
+    """The one wording, in every command, for an input file that is not there: `PATH: no such
+    file`, or `PATH is a folder, not a file`."""
+    if path.is_dir():
+        raise error(f"{path} is a folder, not a file")
+    if not path.is_file():
+        raise error(f"{path}: no such file")
 
 
 def run_cli(

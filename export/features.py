@@ -45,8 +45,8 @@ class FeatureConfig:
             )
         if not 0 < self.f0_min_hz < self.f0_max_hz < self.sample_rate / 2:
             raise ParameterError(
-                f"f0 range {self.f0_min_hz}..{self.f0_max_hz} Hz must be increasing and below "
-                f"Nyquist ({self.sample_rate / 2} Hz)"
+                f"f0_min_hz={self.f0_min_hz} and f0_max_hz={self.f0_max_hz} must give a pitch "
+                f"range 0 < min < max below Nyquist ({self.sample_rate / 2:g} Hz)"
             )
 
     @property

@@ -37,7 +37,10 @@ def load_run(run: RunDir) -> tuple[DDSPAutoencoder, HarmonicNCA, dict]:
     config = json.loads(run.config.read_text())
     for path, phase in ((run.checkpoint, "ddsp"), (run.nca_checkpoint, "nca")):
         if not path.is_file():
-            raise TrainingError(f"{run.root}: no {path.name}; train the {phase} phase first")
+            raise TrainingError(
+                f"{run.root}: no {path.name}; train the {phase} phase first "
+                f"(grow-train --out {run.root} --resume --phase {phase})"
+            )
     ddsp = DDSPAutoencoder(ModelConfig(**config["model"]))
     ddsp.load_state_dict(load_checkpoint(run.checkpoint)["model"])
     nca = HarmonicNCA(NCAConfig(**config["nca"]))

@@ -30,9 +30,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from export.errors import ParameterError
+from export.errors import ParameterError, check_input_file
 from realtime.engine import ACTIONS
 from realtime.params import SPECS
+from realtime.synth import SEED_RANGE
 
 LOG_FORMAT = "timbre-grower-control-log"
 LOG_VERSION = 1
@@ -121,6 +122,7 @@ def _check_args(action: str, args: Any, where: str) -> tuple:
 
 def read_control_log(path: Path) -> ControlLog:
     """Parse and check a control log; ParameterError naming the file and line otherwise."""
+    check_input_file(path)
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -152,6 +154,8 @@ def read_control_log(path: Path) -> ControlLog:
     rate, seed = header.get("sample_rate"), header.get("seed", 0)
     if not isinstance(rate, int) or rate <= 0 or not isinstance(seed, int):
         raise ParameterError(f"{path}:1: header needs an integer sample_rate and seed")
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ParameterError(f"{path}:1: seed {seed} must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}")
     controls: list[LoggedControl] = []
     end, fade = None, 0
     for number, record in records[1:]:

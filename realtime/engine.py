@@ -38,6 +38,7 @@ from realtime.model import LoadedModel
 from realtime.params import GROWTH_MODES, ParameterStore, Smoother
 from realtime.reverb import PartitionedReverb, resample_ir
 from realtime.synth import (
+    SEED_RANGE,
     NoiseFilter,
     frame_generator,
     frame_noise,
@@ -74,6 +75,8 @@ class Engine:
             raise ParameterError(
                 f"sample_rate={sample_rate} must be one of {', '.join(map(str, SUPPORTED_RATES))}"
             )
+        if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+            raise ParameterError(f"seed={seed} must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}")
         self.model = model
         self.meta: ArtifactMetadata = meta
         self.sample_rate = sample_rate

@@ -18,9 +18,23 @@ from typing import Any
 from export.cli_help import command_parser
 from export.errors import ParameterError, run_cli
 from realtime.params import SPECS
-from realtime.shared_options import add_growth_and_gate
+from realtime.shared_options import (
+    SEED_OPTION_RANGE,
+    add_growth_and_gate,
+    check_ranges,
+    param_range,
+)
 
 BLOCKSIZE_RANGE = (32, 2048)
+# What each numeric initial setting accepts (realtime.shared_options.check_ranges).
+OPTION_RANGES = {
+    "loudness": param_range("loudness_db"),
+    "gain": param_range("gain_db"),
+    "nca_rate": param_range("nca_rate"),
+    "gate": param_range("gate_db"),
+    "seed": SEED_OPTION_RANGE,
+    "osc_port": (0, 65535, "(0: any free port)"),
+}
 NO_SOUND_CARD_HINT = "apt-get install jackd2, then: jackd -d dummy -r 48000 -p 256 &"
 
 
@@ -158,6 +172,8 @@ def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
 
 
 def check_numbers(args: argparse.Namespace) -> float | str:
+    """Every numeric option checked; returns the latency as PortAudio takes it."""
+    check_ranges(args, OPTION_RANGES)
     low, high = BLOCKSIZE_RANGE
     if not low <= args.blocksize <= high:
         raise ParameterError(f"--blocksize {args.blocksize} must be in {low}..{high}")
@@ -230,6 +246,12 @@ def run(args: argparse.Namespace) -> int:
         print(list_devices(sd))
         return 0
     latency = check_numbers(args)
+    for out, option, suffixes in (
+        (args.record_osc, "--record-osc", (".jsonl",)),
+        (args.record_wav, "--record-wav", (".wav",)),
+    ):
+        if out is not None:
+            check_output(out, option=option, suffixes=suffixes, force=args.force)
     allow = parse_allow_list(args.osc_allow)
     model_path = args.model or demo_model_path()
     model = load_model(model_path, provider=args.provider)
@@ -250,12 +272,6 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
         )
-    for out, option, suffixes in (
-        (args.record_osc, "--record-osc", (".jsonl",)),
-        (args.record_wav, "--record-wav", (".wav",)),
-    ):
-        if out is not None:
-            check_output(out, option=option, suffixes=suffixes, force=args.force)
     server = OscServer(engine, host=args.osc_host, port=args.osc_port, allow=allow)
     midi = MidiInput(engine, args.midi_port) if args.midi_port else None
     writer = None

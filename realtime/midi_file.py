@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.errors import ParameterError
+from export.errors import ParameterError, check_input_file
 from realtime.score import Event
 
 BEND_RANGE_SEMITONES = 2.0
@@ -83,6 +83,7 @@ def _track_events(track: bytes, where: str) -> list[tuple[int, int, str, tuple]]
 
 def parse_midi_file(path: Path) -> list[Event]:
     """Events of a standard MIDI file; ParameterError naming the file and the problem."""
+    check_input_file(path)
     try:
         data = path.read_bytes()
     except OSError as err:

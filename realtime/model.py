@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from export.contract import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, ArtifactError, ArtifactMetadata
+from export.errors import check_input_file
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -55,8 +56,7 @@ def load_model(path: str | Path, *, provider: str = "cpu") -> LoadedModel:
             else "give the .onnx file written by grow-export"
         )
         raise ArtifactError(f"{path} is a folder, not a model; {hint}")
-    if not path.is_file():
-        raise ArtifactError(f"{path}: no such file")
+    check_input_file(path, ArtifactError)
     if path.suffix.lower() in (".pt", ".pth", ".ckpt"):
         raise ArtifactError(
             f"{path} is a PyTorch checkpoint, not a playable model: export its run with "

@@ -19,13 +19,36 @@ from export.cli_help import command_parser
 from export.contract import ArtifactMetadata
 from export.errors import GrowError, ParameterError, run_cli
 from realtime.params import SPECS
-from realtime.shared_options import add_growth_and_gate
+from realtime.shared_options import (
+    MIDI_NOTE_RANGE,
+    SEED_OPTION_RANGE,
+    add_growth_and_gate,
+    check_ranges,
+    param_range,
+)
 
 if TYPE_CHECKING:
     from export.features import Features
     from realtime.engine import Engine
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
+# What each numeric option accepts (realtime.shared_options.check_ranges).
+OPTION_RANGES = {
+    "note": MIDI_NOTE_RANGE,
+    "pitch_shift": (-48.0, 48.0, "semitones"),
+    "loudness_offset": (-60.0, 60.0, "dB"),
+    "stages": (2, 1024, "stages"),
+    "stage_seconds": (0.01, 60.0, "s"),
+    "silence": (0.0, 60.0, "s"),
+    "grow_steps": (0, 100_000, "steps"),
+    "tail": (0.0, 60.0, "s"),
+    "loudness": param_range("loudness_db"),
+    "gain": param_range("gain_db"),
+    "noise": param_range("noise_db"),
+    "gate": param_range("gate_db"),
+    "blocksize": (1, 65536, "samples"),
+    "seed": SEED_OPTION_RANGE,
+}
 
 
 def demo_model_path() -> Path:
@@ -165,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.score import Event, parse_json_score
     from realtime.timbre_encoder import encode_timbre, has_encoder
 
+    check_ranges(args, OPTION_RANGES)
     check_output(args.out, option="--out", suffixes=(".wav",), force=args.force)
     if args.png is not None:
         check_output(args.png, option="--png", suffixes=(".png",), force=args.force)
@@ -226,7 +250,11 @@ def run(args: argparse.Namespace) -> int:
         events, seconds = resynthesis_events(args, engine, features)
     else:
         is_midi = args.score.suffix.lower() in (".mid", ".midi", ".smf")
-        events = parse_midi_file(args.score) if is_midi else parse_json_score(args.score)
+        events = (
+            parse_midi_file(args.score)
+            if is_midi
+            else parse_json_score(args.score, presets=engine.preset_names)
+        )
         seconds = max((e.time_s for e in events), default=0.0) + args.tail
     progress = None
     if sys.stderr.isatty():

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.errors import ParameterError
+from export.errors import ParameterError, check_input_file
+from realtime.params import SPECS
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,12 @@ class Event:
         return (self.time_s, self.order)
 
 
+# What a note's numbers may be (lowest, highest), both ends included.
+RANGES = {
+    "note": (0.0, 127.0),
+    "velocity": (0.0, 1.0),
+    "loudness_db": (SPECS["loudness_db"].low, SPECS["loudness_db"].high),
+}
 NOTE_NAME = re.compile(r"^([A-Ga-g])([#b]?)(-?\d+)$")
 PITCH_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 
@@ -47,16 +55,23 @@ def _number(where: str, note: dict, key: str, index: int, default: float | None 
         raise ParameterError(f"{where}: note {index}: missing {key!r}")
     if key == "note" and isinstance(value, str):
         try:
-            return note_number(value)
+            value = note_number(value)
         except ValueError as err:
             raise ParameterError(f"{where}: note {index}: {err}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ParameterError(f"{where}: note {index}: {key}={value!r} must be a finite number")
+    low, high = RANGES.get(key, (-math.inf, math.inf))
+    if not low <= value <= high:
+        raise ParameterError(f"{where}: note {index}: {key} {value:g} must be in {low:g}..{high:g}")
     return float(value)
 
 
-def parse_json_score(path: Path) -> list[Event]:
-    """Events of a JSON note list; ParameterError naming the file and the note otherwise."""
+def parse_json_score(path: Path, presets: Collection[str] | None = None) -> list[Event]:
+    """Events of a JSON note list; ParameterError naming the file and the note otherwise.
+
+    presets: the model's timbre names, which a note's "timbre" must be one of (None: unchecked).
+    """
+    check_input_file(path)
     try:
         notes = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -73,6 +88,11 @@ def parse_json_score(path: Path) -> list[Event]:
             loud = _number(str(path), note, "loudness_db", i)
             events.append(Event(start, 1, "loudness_db", (loud,)))
         if "timbre" in note:
+            if presets is not None and str(note["timbre"]) not in presets:
+                raise ParameterError(
+                    f"{path}: note {i}: unknown timbre {note['timbre']!r}; presets: "
+                    f"{', '.join(presets)}"
+                )
             events.append(Event(start, 1, "select_timbre", (str(note["timbre"]),)))
         pitch = _number(str(path), note, "note", i)
         velocity = _number(str(path), note, "velocity", i, 1.0)

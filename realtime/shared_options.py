@@ -3,8 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Mapping
 
+from export.errors import ParameterError
 from realtime.params import GROWTH_MODES, SPECS
+from realtime.synth import SEED_RANGE
+
+# An option's accepted values: (lowest, highest, unit), both ends included.
+Range = tuple[float, float, str]
+MIDI_NOTE_RANGE: Range = (0, 127, "(MIDI note)")
+
+
+def param_range(name: str) -> Range:
+    """The range of a parameter of the store (realtime.params), as an option accepts it."""
+    spec = SPECS[name]
+    return (spec.low, spec.high, spec.unit)
+
+
+SEED_OPTION_RANGE: Range = (SEED_RANGE[0], SEED_RANGE[1], "")
+
+
+def check_ranges(args: argparse.Namespace, ranges: Mapping[str, Range]) -> None:
+    """ParameterError naming the first option outside its range, as the user typed it
+    (`--loudness 20 must be in -100..0 dB`); options left at None are not checked.
+
+    ranges: argparse dest -> (lowest, highest, unit).
+    """
+    for dest, (low, high, unit) in ranges.items():
+        value = getattr(args, dest)
+        if value is None or (math.isfinite(value) and low <= value <= high):
+            continue
+        option = "--" + dest.replace("_", "-")
+        unit_text = f" {unit}" if unit else ""
+        raise ParameterError(
+            f"{option} {number(value)} must be in {number(low)}..{number(high)}{unit_text}"
+        )
+
+
+def number(value: float) -> str:
+    """An option's value as the user would write it: 60, 0.5, -1e-06."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
 
 GROWTH_HELP = (
     "off: the full learned timbre; free: the NCA grows while notes sound (its clock stops in "

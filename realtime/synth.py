@@ -91,6 +91,11 @@ class NoiseFilter:
         return ir * self.window
 
 
+# Seeds the engine accepts: its streams are keyed seed, seed + 1 and seed + 2, and Philox keys
+# are below 2**128; one signed 64-bit range is what a user, a log file and numpy all agree on.
+SEED_RANGE = (0, 2**63 - 1)
+
+
 def frame_generator(key: int, frame: int) -> np.random.Generator:
     """A random stream of its own for one control frame (counter-based: the same for the same
     (key, frame) whatever the order of calls).

@@ -65,19 +65,24 @@ OPTION_NAMES = {
     "hidden": "--nca-hidden",
     "fire_rate": "--fire-rate",
     "seed_harmonics": "--seed-harmonics",
+    "seed": "--seed",
+    "f0_min_hz": "--f0-min",
+    "f0_max_hz": "--f0-max",
 }
+# The NCA phase's settings where they differ from the DDSP phase's.
+NCA_OPTION_NAMES = {**OPTION_NAMES, "steps": "--nca-steps"}
 
 
 @contextmanager
-def in_option_names() -> Iterator[None]:
+def in_option_names(names: dict[str, str] = OPTION_NAMES) -> Iterator[None]:
     """Re-raise a settings error in the words of the command line: `fire_rate=2.0 must be ...`
-    becomes `--fire-rate 2.0 must be ...`."""
+    becomes `--fire-rate 2.0 must be ...`. names: setting -> option."""
     try:
         yield
     except ParameterError as err:
         text = re.sub(
             r"(?<![\w-])([a-z0-9_]+)=",
-            lambda m: f"{OPTION_NAMES[m.group(1)]} " if m.group(1) in OPTION_NAMES else m.group(0),
+            lambda m: f"{names[m.group(1)]} " if m.group(1) in names else m.group(0),
             str(err),
         )
         raise ParameterError(text) from None
@@ -211,7 +216,7 @@ def parse_ints(text: str, option: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise ParameterError(f"{option}={text!r} must be comma-separated integers") from None
+        raise ParameterError(f"{option} {text} must be comma-separated integers") from None
 
 
 def _stored_config(run_root: Path) -> dict[str, Any] | None:
@@ -331,6 +336,8 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
         )
     if run.root.exists() and not run.root.is_dir():
         raise ParameterError(f"--out {run.root} exists and is not a folder")
+    if not run.root.parent.is_dir():  # the run folder is made; its parents never by accident
+        raise ParameterError(f"--out {run.root}: folder {run.root.parent} does not exist")
     for option in ("minutes", "nca_minutes"):
         value = getattr(args, option)
         if value is not None and not value > 0:
@@ -376,6 +383,7 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
             silence=silence_features(segment_frames, feature_config)
             if train_config.silence_fraction > 0
             else None,
+            sources=[str(f) for f in files],
         )
     # Only now that the inputs are known to be usable does the run directory appear: a run
     # refused for its inputs leaves no empty --out behind.
@@ -549,15 +557,17 @@ def nca_settings(
     from trainer.models.nca import NCAConfig
     from trainer.nca_train import NCATrainConfig
 
-    with in_option_names():
+    with in_option_names(NCA_OPTION_NAMES):
         if "nca" in stored:
             nca_dict = dict(stored["nca_train"], fft_sizes=tuple(stored["nca_train"]["fft_sizes"]))
             if args.nca_steps is not None:
                 nca_dict["steps"] = args.nca_steps
             return NCAConfig(**stored["nca"]), NCATrainConfig(**nca_dict)
         grow_range = parse_ints(args.grow_steps, "--grow-steps")
-        if len(grow_range) != 2:
-            raise ParameterError(f"--grow-steps={args.grow_steps!r} must be MIN,MAX")
+        if len(grow_range) != 2 or not 1 <= grow_range[0] <= grow_range[1]:
+            raise ParameterError(
+                f"--grow-steps {args.grow_steps} must be MIN,MAX with 1 <= MIN <= MAX"
+            )
         lo, hi = grow_range
         nca_config = NCAConfig(
             channels=args.nca_channels,

@@ -49,10 +49,12 @@ class SegmentDataset:
         val_fraction: float = 0.1,
         frame_rate: float = 100.0,
         silence: tuple[np.ndarray, np.ndarray] | None = None,
+        sources: list[str] | None = None,
     ) -> None:
         """frame_rate: control frames per second (for messages in seconds). silence: the
         features of one segment of digital silence (export.features.silence_features), which
-        `sample` can mix in."""
+        `sample` can mix in. sources: each file as the user named it, for messages (default:
+        `names`)."""
         self.silence = silence
         if not 0.0 <= val_fraction < 0.5:
             raise ParameterError(f"val_fraction={val_fraction} must be in [0, 0.5)")
@@ -65,12 +67,12 @@ class SegmentDataset:
         self.validation: list[Features] = []
         self.validation_names: list[str] = []
         self._validated: list[tuple[Features, int]] = []  # (whole file, first validation frame)
-        for feats, name in zip(features, names, strict=True):
+        for feats, name, source in zip(features, names, sources or names, strict=True):
             n_val = round(val_fraction * feats.n_frames)
             n_train = feats.n_frames - n_val
             if n_train < segment_frames:
                 raise AudioFileError(
-                    f"{name}: too short: {n_train / frame_rate:.2f} s of training audio after "
+                    f"{source}: too short: {n_train / frame_rate:.2f} s of training audio after "
                     f"holding out {n_val / frame_rate:.2f} s for validation, and a training "
                     f"segment is {segment_frames / frame_rate:.2f} s; give a longer recording or "
                     "a shorter --segment-seconds"

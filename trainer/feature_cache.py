@@ -67,10 +67,22 @@ def load_features(path: Path, config: FeatureConfig, cache_dir: Path | None) -> 
 def load_all_features(
     paths: Sequence[Path], config: FeatureConfig, *, cache_dir: Path | None, progress: bool = True
 ) -> list[Features]:
-    """Features of every file, with a progress bar over files."""
-    from tqdm import tqdm
+    """Features of every file, with progress over files (trainer.progress: a bar on a terminal,
+    plain lines every 10 s otherwise)."""
+    from trainer.progress import Progress
 
-    return [
-        load_features(path, config, cache_dir)
-        for path in tqdm(paths, desc="features", unit="file", disable=not progress, leave=False)
-    ]
+    shown = Progress(
+        "features",
+        total_steps=len(paths),
+        initial_step=0,
+        minutes=None,
+        enabled=progress,
+        every_s=10.0,
+        unit="file",
+    )
+    features = []
+    for done, path in enumerate(paths, start=1):
+        features.append(load_features(path, config, cache_dir))
+        shown.update(done)
+    shown.close()
+    return features

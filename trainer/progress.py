@@ -32,8 +32,11 @@ class Progress:
         minutes: float | None,
         enabled: bool,
         every_s: float = 30.0,
+        unit: str = "step",
     ) -> None:
+        """unit: what a step counts ("step", "file")."""
         self.phase = phase
+        self.unit = unit
         self.total_steps = total_steps
         self.budget_s = None if minutes is None else 60.0 * minutes
         self.enabled = enabled
@@ -59,7 +62,7 @@ class Progress:
                     total=total_steps,
                     initial=initial_step,
                     desc=phase,
-                    unit="step",
+                    unit=unit,
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -76,7 +79,7 @@ class Progress:
         if self.bar is not None:
             if self.budget_s is not None:
                 self.bar.n = min(round(now - self.start), self.bar.total)
-                self.bar.set_postfix_str(f"step {step}, {self._describe()}", refresh=False)
+                self.bar.set_postfix_str(f"{self.unit} {step}, {self._describe()}", refresh=False)
                 self.bar.refresh()
             else:
                 self.bar.update(step - self.bar.n)
@@ -92,7 +95,9 @@ class Progress:
             if self.budget_s is not None
             else f"{clock(elapsed)}"
         )
-        steps = f"step {self.step}" + (f" of {self.total_steps}" if self.budget_s is None else "")
+        steps = f"{self.unit} {self.step}" + (
+            f" of {self.total_steps}" if self.budget_s is None else ""
+        )
         more = self._describe()
         return f"{self.phase}: {steps}, {budget}" + (f", {more}" if more else "")
 

@@ -63,6 +63,11 @@ class TrainConfig:
             raise ParameterError(f"silence_fraction={self.silence_fraction} must be in [0, 0.5)")
         if not self.learning_rate > 0:
             raise ParameterError(f"learning_rate={self.learning_rate} must be positive")
+        for name in ("log_weight", "time_l1_weight"):
+            if not getattr(self, name) >= 0:  # a negative weight would reward the error
+                raise ParameterError(f"{name}={getattr(self, name)} must be at least 0")
+        if not 0 <= self.seed < 2**63:
+            raise ParameterError(f"seed={self.seed} must be in 0..{2**63 - 1}")
         if not self.fft_sizes or any(n < 16 or n & (n - 1) for n in self.fft_sizes):
             raise ParameterError(
                 f"fft_sizes={list(self.fft_sizes)} must be powers of two of at least 16"

@@ -230,6 +230,9 @@ def test_hostile_input_while_playing(jack_env: dict[str, str], tmp_path: Path) -
         (("--latency", "soon"), "--latency 'soon' must be"),
         (("--osc-allow", "my-laptop"), "'my-laptop' is not an IP address"),
         (("--osc-port", "PORT_IN_USE"), "cannot listen for OSC on 127.0.0.1:"),
+        (("--nca-rate", "-4"), "--nca-rate -4 must be in 0..100 steps/s"),
+        (("--loudness", "40"), "--loudness 40 must be in -100..0 dB"),
+        (("--seed", "-1"), "--seed -1 must be in 0.."),
     ],
 )
 def test_bad_command_lines_are_named(
@@ -290,3 +293,19 @@ def test_without_a_jack_server_the_error_says_what_to_start(tmp_path: Path) -> N
     )
     assert done.returncode == 2, done.stderr
     assert "jackd -d dummy -r 48000 -p 256" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_recordings_are_checked_before_any_device(tmp_path: Path) -> None:
+    """A recording that could not be written is refused first, even without a sound card."""
+    missing = tmp_path / "no" / "take.wav"
+    env = {**os.environ, "JACK_NO_START_SERVER": "1", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(BIN / "grow-live"), "--record-wav", str(missing), "--seconds", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"--record-wav {missing}: folder {missing.parent} does not exist" in done.stderr
+    assert not missing.parent.exists()

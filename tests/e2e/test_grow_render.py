@@ -122,13 +122,26 @@ def test_osc_log_replay_applies_the_fade(tmp_path: Path) -> None:
         (("--grow", "nca", "--model", "missing.onnx"), "missing.onnx: no such file"),
         (("--grow", "nca", "--samplerate", "12345"), "--samplerate 12345 must be one of"),
         (("--grow", "nca", "--timbre", "oboe"), "unknown timbre 'oboe'; presets: flute"),
-        (("--grow", "nca", "--blocksize", "0"), "blocksize=0 must be a positive"),
+        (("--grow", "nca", "--blocksize", "0"), "--blocksize 0 must be in 1..65536 samples"),
+        (("--grow", "nca", "--note", "300"), "--note 300 must be in 0..127 (MIDI note)"),
+        (("--grow", "nca", "--stages", "1"), "--stages 1 must be in 2..1024 stages"),
+        (("--grow", "nca", "--seed", "-1"), "--seed -1 must be in 0..9223372036854775807"),
+        (("--grow", "nca", "--loudness", "20"), "--loudness 20 must be in -100..0 dB"),
+        (("--grow", "nca", "--gain", "nan"), "--gain nan must be in -60..12 dB"),
+        (("--grow", "nca", "--tail", "-1"), "--tail -1 must be in 0..60 s"),
+        (("--input", "IN", "--pitch-shift", "100"), "--pitch-shift 100 must be in -48..48"),
         (("--score", "SCORE"), "bad.json: note 0: missing 'note'"),
         (("--score", "NAMED"), "named.json: note 0: 'H2' is not a note name like C4"),
         (("--grow", "nca", "--growth", "off"), "--grow renders the growth"),
         (("--grow", "nca", "--timbre", "input"), "--timbre input needs --input"),
         (("--grow", "nca", "--png", "p.jpg"), "--png p.jpg must end in .png"),
         (("--score", "MIDI"), "bad.mid: not a standard MIDI file"),
+        (("--score", "LOUD"), "loud.json: note 0: loudness_db 50 must be in -100..0"),
+        (("--score", "HIGH"), "high.json: note 0: note 156 must be in 0..127"),
+        (("--score", "OBOE"), "oboe.json: note 0: unknown timbre 'oboe'; presets: flute"),
+        (("--score", "nope.json"), "nope.json: no such file"),
+        (("--score", "nope.mid"), "nope.mid: no such file"),
+        (("--osc-log", "nope.jsonl"), "nope.jsonl: no such file"),
         (("--osc-log", "SCORE"), "bad.json: not a Timbre Grower control log"),
     ],
 )
@@ -138,7 +151,21 @@ def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], mess
     (tmp_path / "bad.mid").write_text("MIDI? no.\n")
     named = tmp_path / "named.json"
     named.write_text(json.dumps([{"time": 0, "duration": 1, "note": "H2"}]))
-    names = {"SCORE": str(score), "MIDI": str(tmp_path / "bad.mid"), "NAMED": str(named)}
+    for name, note in (
+        ("loud", {"note": 60, "loudness_db": 50}),
+        ("high", {"note": "C12"}),
+        ("oboe", {"note": 60, "timbre": "oboe"}),
+    ):
+        (tmp_path / f"{name}.json").write_text(json.dumps([{"time": 0, "duration": 1, **note}]))
+    names = {
+        "LOUD": str(tmp_path / "loud.json"),
+        "HIGH": str(tmp_path / "high.json"),
+        "OBOE": str(tmp_path / "oboe.json"),
+        "SCORE": str(score),
+        "MIDI": str(tmp_path / "bad.mid"),
+        "NAMED": str(named),
+        "IN": str(tmp_path / "in.wav"),  # never read: the options are checked first
+    }
     args = tuple(names.get(a, a) for a in args)
     done = grow_render(*args, "--out", str(tmp_path / "x.wav"))
     assert done.returncode == 2, done.stderr

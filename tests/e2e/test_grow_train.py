@@ -32,14 +32,16 @@ NCA_OUTPUTS = (
 )
 
 
-def command(*args: str) -> list[str]:
-    return [str(BIN / "grow-train"), *args, "--quiet"]
+def command(*args: str, quiet: bool = True) -> list[str]:
+    return [str(BIN / "grow-train"), *args, *(["--quiet"] if quiet else [])]
 
 
 def grow_train(
-    *args: str, env: dict[str, str], timeout: float = 300
+    *args: str, env: dict[str, str], timeout: float = 300, quiet: bool = True
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        command(*args, quiet=quiet), env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def checkpoint_step(path: Path) -> int:
@@ -69,8 +71,13 @@ def no_temporaries(run: Path) -> bool:
 def test_example_end_to_end(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
     run = tmp_path / "run"
     args = ("--example", "--out", str(run), "--steps", "40", "--nca-steps", "30")
-    done = grow_train(*args, "--checkpoint-every", "20", env=feature_cache_env)
+    done = grow_train(*args, "--checkpoint-every", "20", env=feature_cache_env, quiet=False)
     assert done.returncode == 0, done.stderr
+    # Not a terminal: plain lines, no carriage-return bars, no raw None; the end says what next.
+    for text in (done.stderr, (run / "train.log").read_text()):
+        assert "\r" not in text and not re.search(r"\bNone\b", text)
+    assert f"next: grow-export {run} --out model.onnx" in done.stderr
+    assert "features: file 1 of 1" in done.stderr and "ddsp: step 40 of 40" in done.stderr
     for name in (DDSP_OUTPUTS + " " + NCA_OUTPUTS).split():
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())
@@ -241,7 +248,7 @@ def write_bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
         "truncated": (folder / "cut.wav", "cut.wav: truncated WAV file"),
         "text": (folder / "text.wav", "text.wav: cannot read as audio"),
         "silent": (folder / "silent.wav", "silent.wav: audio is silent"),
-        "short": (folder / "short.wav", "short: too short"),
+        "short": (folder / "short.wav", "short.wav: too short"),
         "no-audio-folder": (folder / "empty_dir", "empty_dir: folder holds no audio files"),
         "missing": (folder / "missing.wav", "missing.wav: no such file or folder"),
     }
@@ -282,8 +289,13 @@ def test_bad_options_are_named(tmp_path: Path, feature_cache_env: dict[str, str]
     cases = [
         (("--fft-sizes", "1000,512"), "--fft-sizes [1000, 512] must be powers of two"),
         (("--minutes", "-1"), "--minutes -1.0 must be positive"),
-        (("--grow-steps", "64,32"), "grow steps 64..32 must be an increasing range"),
-        (("--grow-steps", "40"), "--grow-steps='40' must be MIN,MAX"),
+        (("--grow-steps", "64,32"), "--grow-steps 64,32 must be MIN,MAX with 1 <= MIN <= MAX"),
+        (("--grow-steps", "40"), "--grow-steps 40 must be MIN,MAX"),
+        (("--nca-steps", "-1"), "--nca-steps -1 must be at least 1"),
+        (("--seed", "-1"), "--seed -1 must be in 0.."),
+        (("--log-weight", "-1"), "--log-weight -1.0 must be at least 0"),
+        (("--time-l1", "-0.5"), "--time-l1 -0.5 must be at least 0"),
+        (("--f0-min", "900", "--f0-max", "100"), "--f0-min 900.0 and --f0-max 100.0 must give"),
         (("--fire-rate", "2"), "--fire-rate 2.0 must be in (0, 1]"),
         (("--val-fraction", "0.7"), "--val-fraction 0.7 must be in [0, 0.5)"),
         (("--lr", "-1"), "--lr -1.0 must be positive"),
@@ -305,6 +317,16 @@ def test_bad_options_are_named(tmp_path: Path, feature_cache_env: dict[str, str]
         assert message in done.stderr
         assert "Traceback" not in done.stderr
         assert not (tmp_path / f"r{i}").exists()  # refused before anything was written
+
+
+def test_a_missing_parent_folder_is_refused_never_made(
+    tmp_path: Path, feature_cache_env: dict[str, str]
+) -> None:
+    run = tmp_path / "no" / "such" / "run"
+    done = grow_train("--example", "--out", str(run), "--steps", "1", env=feature_cache_env)
+    assert done.returncode == 2, done.stderr
+    assert f"--out {run}: folder {run.parent} does not exist" in done.stderr
+    assert not (tmp_path / "no").exists()
 
 
 def test_nca_phase_without_a_ddsp_checkpoint_is_refused(

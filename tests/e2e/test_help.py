@@ -60,3 +60,5 @@ def test_every_option_is_explained_with_its_default(command: str) -> None:
         meaningful = action.default not in (None, False, "", argparse.SUPPRESS)
         if action.option_strings and meaningful:
             assert "default" in shown, action.dest
+        # The default said once, never "(default x) (default: x)".
+        assert shown.replace("%(default)", "").count("default") <= 1, shown

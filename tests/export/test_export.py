@@ -139,6 +139,7 @@ def test_grow_export_cli(tmp_path: Path) -> None:
     )
     assert no_nca.returncode == 2
     assert "no nca.pt; train the nca phase first" in no_nca.stderr
+    assert f"(grow-train --out {run.root} --resume --phase nca)" in no_nca.stderr
     assert "Traceback" not in no_nca.stderr
 
 

@@ -41,3 +41,12 @@ def test_disabled_progress_is_silent(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_clock() -> None:
     assert [clock(5), clock(65), clock(3723)] == ["0:05", "1:05", "1:02:03"]
+
+
+def test_progress_counts_its_own_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = Progress(
+        "features", total_steps=2, initial_step=0, minutes=None, enabled=True, unit="file"
+    )
+    progress.update(2)
+    progress.close()
+    assert capsys.readouterr().err.splitlines() == ["features: file 2 of 2, 0:00"]
