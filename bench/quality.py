@@ -7,7 +7,8 @@ part: the project through the engine (`grow-render --input` at 48 kHz, default f
 from `grow-train --minutes M`, reused when it exists, as bench/fidelity.py does), the baseline
 through its own model. Both outputs are resampled to 24 kHz and scored against the recording
 with the trainer's metrics (multi-scale spectral distance, FFT 2048..64, lin + log; loudness
-L1; f0 L1 and outliers). Prints one table with the ratio of the distances and each loop's
+L1 over all frames, over the notes (frames voiced in the recording) and over the rest; f0 L1
+and outliers). Prints one table with the ratio of the distances and each loop's
 training throughput (audio-seconds per wall-clock second).
 
 The project's minutes cover its whole recipe (the DDSP model, then the NCA); the baseline gets
@@ -38,7 +39,14 @@ from export.features import FeatureConfig, compute_features
 from trainer.metrics import reconstruction_metrics
 
 ENGINE_RATE = 48000
-METRICS = ("spectral_distance", "loudness_l1_db", "f0_l1_cents", "f0_outlier_ratio")
+METRICS = (
+    "spectral_distance",
+    "loudness_l1_db",
+    "loudness_l1_voiced_db",
+    "loudness_l1_unvoiced_db",
+    "f0_l1_cents",
+    "f0_outlier_ratio",
+)
 
 
 def project_scores(run: Path, model: Path, test_wav: Path) -> dict:
@@ -58,8 +66,13 @@ def project_scores(run: Path, model: Path, test_wav: Path) -> dict:
     }
 
 
-def baseline_scores(train_wav: Path, test_wav: Path, minutes: float) -> dict:
-    """Train the seed-style baseline, resynthesize the held-out part, score it at 24 kHz."""
+def baseline_scores(train_wav: Path, test_wav: Path, minutes: float, cache: Path) -> dict:
+    """Train the seed-style baseline, resynthesize the held-out part, score it at 24 kHz.
+
+    The scores are kept in `cache` (JSON) and reused: the baseline does not change with the
+    project's recipe, so comparing recipes need not retrain it (delete the file to redo it)."""
+    if cache.is_file():
+        return dict(json.loads(cache.read_text()))
     seed_run = train_seed_baseline(
         seed_features(load_audio(train_wav, sample_rate=SEED_RATE)), minutes
     )
@@ -70,11 +83,14 @@ def baseline_scores(train_wav: Path, test_wav: Path, minutes: float) -> dict:
     target = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
     scored = at_rate(out, SEED_RATE, fc.sample_rate, target.audio.shape[0])
     scores = reconstruction_metrics(scored, target, fc)
-    return {
+    result = {
         **{k: scores[k] for k in METRICS},
         "steps": seed_run.steps,
         "audio_s_per_s": seed_run.audio_seconds_per_second,
     }
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result))
+    return result
 
 
 def fmt(value: float, width: int, digits: int = 2) -> str:
@@ -87,8 +103,8 @@ def print_table(rows: list[dict], minutes: float) -> None:
         f"{ENGINE_RATE // 1000} kHz (default flags)"
     )
     print(
-        f"{'phrase':<14} {'loop':<9} {'distance':>8} {'ratio':>6} {'loud L1':>7} {'f0 L1':>6} "
-        f"{'outl.':>6} {'steps':>6} {'audio s/s':>9}"
+        f"{'phrase':<14} {'loop':<9} {'distance':>8} {'ratio':>6} {'loud L1':>7} {'notes':>6} "
+        f"{'rests':>6} {'f0 L1':>6} {'outl.':>6} {'steps':>6} {'audio s/s':>9}"
     )
     for row in rows:
         for loop in ("project", "baseline"):
@@ -96,7 +112,9 @@ def print_table(rows: list[dict], minutes: float) -> None:
             ratio = r["spectral_distance"] / row["baseline"]["spectral_distance"]
             print(
                 f"{row['phrase']:<14} {loop:<9} {fmt(r['spectral_distance'], 8)} "
-                f"{fmt(ratio, 6)} {fmt(r['loudness_l1_db'], 7)} {fmt(r['f0_l1_cents'], 6, 1)} "
+                f"{fmt(ratio, 6)} {fmt(r['loudness_l1_db'], 7)} "
+                f"{fmt(r['loudness_l1_voiced_db'], 6)} {fmt(r['loudness_l1_unvoiced_db'], 6)} "
+                f"{fmt(r['f0_l1_cents'], 6, 1)} "
                 f"{fmt(r['f0_outlier_ratio'], 6, 3)} {r['steps']:6d} "
                 f"{fmt(r['audio_s_per_s'], 9, 1)}"
             )
@@ -161,7 +179,12 @@ def main() -> None:
             {
                 "phrase": name,
                 "project": project_scores(run, model, test_wav),
-                "baseline": baseline_scores(train_wav, test_wav, args.minutes),
+                "baseline": baseline_scores(
+                    train_wav,
+                    test_wav,
+                    args.minutes,
+                    args.runs / f"{name}-baseline-{args.minutes:g}min.json",
+                ),
             }
         )
         print(f"scored {name}", file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ naive seed-style loop: batch 1, the whole file every step, 4 FFT scales, and the
 oscillator bank (upsample every harmonic's amplitude to audio rate, multiply, sum). Prints a table.
 
     python -m bench.train [--steps 12] [--threads 2]
+    python -m bench.train --profile tiny   # where a step of the project's loop spends its time
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def time_steps(step: Callable[[], None], steps: int, warmup: int = 2) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def project_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
-    """(seconds per step, audio seconds per step, parameters) for the project's loop."""
+def project_trainer(features: Features, preset: str) -> DDSPTrainer:
+    """The project's DDSP trainer with default settings on one file's features."""
     cfg = TrainConfig()
     data = SegmentDataset(
         [features],
@@ -63,13 +64,34 @@ def project_loop(features: Features, preset: str, steps: int) -> tuple[float, fl
         dist_info=DistInfo(),
         log=print,
     )
+    return trainer
+
+
+def project_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
+    """(seconds per step, audio seconds per step, parameters) for the project's loop."""
+    trainer = project_trainer(features, preset)
     guard = NonFiniteGuard()
 
     def step() -> None:
         trainer.train_step(guard)
 
     per_step = time_steps(step, steps)
-    return per_step, cfg.batch_size * cfg.segment_seconds, count_parameters(model)
+    cfg = trainer.config
+    return per_step, cfg.batch_size * cfg.segment_seconds, count_parameters(trainer.model)
+
+
+def profile_loop(features: Features, preset: str, steps: int) -> None:
+    """Print the operators that take the project's training step's time (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    trainer = project_trainer(features, preset)
+    guard = NonFiniteGuard()
+    for _ in range(2):
+        trainer.train_step(guard)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            trainer.train_step(guard)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
 
 
 def naive_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
@@ -111,10 +133,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--profile", choices=PRESETS, help="profile this preset's step instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     features = load_features(example_audio_path(), FeatureConfig(), default_cache_dir())
+    if args.profile:
+        profile_loop(features, args.profile, args.steps)
+        return
     rows = []
     for preset in PRESETS:
         rows.append((f"project loop, {preset}", *project_loop(features, preset, args.steps)))

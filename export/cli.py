@@ -10,7 +10,9 @@ from pathlib import Path
 
 from export.cli_help import command_parser
 from export.contract import ArtifactMetadata
-from export.errors import TrainingError, run_cli
+from export.errors import ParameterError, TrainingError, run_cli
+
+VERIFY_FRAMES_RANGE = (10, 100_000)  # frames of wandering controls run through both sides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     from trainer.run_dir import RunDir
 
     check_output(args.out, option="--out", suffixes=(".onnx",), force=args.force)
+    low, high = VERIFY_FRAMES_RANGE
+    if not low <= args.verify_frames <= high:  # 0 frames would claim a check never made
+        raise ParameterError(f"--verify-frames {args.verify_frames} must be in {low}..{high}")
     run_dir = RunDir(args.run)
     ddsp, nca, config = load_run(run_dir)
     meta = build_metadata(run_dir, ddsp, nca, config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 from collections.abc import Sequence
+from typing import NoReturn
 
 WIDTH = 78
 
@@ -33,6 +34,31 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             return text
         return f"{text} (default: %(default)s)"
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Never break at a hyphen: ~/.cache/timbre-grower, grow-live and per-note stay whole.
+        return textwrap.wrap(
+            " ".join(text.split()), width, break_on_hyphens=False, break_long_words=False
+        )
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, as every other error is:
+    `grow-render: error: ... (see grow-render --help)`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def fill(text: str, *, subsequent_indent: str = "") -> str:
+    """Wrap terminal text to WIDTH without breaking words at hyphens."""
+    return textwrap.fill(
+        text,
+        WIDTH,
+        subsequent_indent=subsequent_indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
 
 def command_parser(
     prog: str, *, description: str, examples: Sequence[str], outputs: str, next_step: str
@@ -43,13 +69,10 @@ def command_parser(
             "examples:",
             *(f"  {line}" for line in examples),
             "",
-            textwrap.fill(f"writes: {outputs}", WIDTH, subsequent_indent="  "),
-            textwrap.fill(f"next: {next_step}", WIDTH, subsequent_indent="  "),
+            fill(f"writes: {outputs}", subsequent_indent="  "),
+            fill(f"next: {next_step}", subsequent_indent="  "),
         ]
     )
-    return argparse.ArgumentParser(
-        prog=prog,
-        description=textwrap.fill(description, WIDTH),
-        epilog=epilog,
-        formatter_class=HelpFormatter,
+    return CommandParser(
+        prog=prog, description=fill(description), epilog=epilog, formatter_class=HelpFormatter
     )

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         examples=[
             "grow-live                                  # the demo model, OSC on 127.0.0.1:9000",
             "grow-live --model m.onnx --device USB --blocksize 64 --record-osc set.jsonl",
-            "oscsend localhost 9000 /grow/note ff 60 0.8   # then, from another terminal",
+            "oscsend localhost 9000 /grow/note ff 69 0.8   # then, from another terminal",
         ],
         outputs="sound; with --record-osc a control log, with --record-wav what was played",
         next_step="grow-render --osc-log set.jsonl --out set.wav replays a recorded session",
@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the engine in a producer thread feeding a ring, or in the callback",
     )
     p.add_argument(
-        "--prefill", type=int, help="thread mode: blocks kept ready, 1..16 (default: 256 samples)"
+        "--prefill",
+        type=int,
+        help="thread mode: blocks kept ready ahead of the device, 1..16 (default: as many as "
+        "cover 256 samples or two host buffers)",
     )
     osc = p.add_argument_group("OSC")
     osc.add_argument(
@@ -217,10 +220,11 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
     load = f"{100 * loads.mean():4.0f}% avg {100 * loads.max():4.0f}% max" if loads.size else "-"
     voice = engine.voice
     f0 = voice.current.f0_hz
-    outside = "" if engine.meta.in_trained_range(f0) else " (outside the trained range)"
-    sounding = "note on " if voice.envelope.level > 0 else "silent  "
+    on = voice.envelope.level > 0
+    outside = "" if not on or engine.meta.in_trained_range(f0) else " (outside the trained range)"
+    sounding = "note on " if on else "silent  "
     return (
-        f"load {load} | xruns {player.underflows} | {sounding} {f0:7.1f} Hz{outside} "
+        f"load {load} | underflows {player.underflows} | {sounding} {f0:7.1f} Hz{outside} "
         f"{engine.smoother.value('loudness_db'):6.1f} dB | timbre {engine.timbre_name} | "
         f"growth {engine.growth}, blend {engine.smoother.value('mask_blend'):.2f}, NCA step "
         f"{voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
@@ -293,7 +297,11 @@ def run(args: argparse.Namespace) -> int:
     ):
         engine.post(*control)
     player = LivePlayer(
-        engine, blocksize=args.blocksize, compute=args.compute, record_wav=args.record_wav
+        engine,
+        blocksize=args.blocksize,
+        compute=args.compute,
+        prefill=args.prefill,
+        record_wav=args.record_wav,
     )
     server.status = lambda: status_values(engine, player, server)
     stop = {"now": False}
@@ -316,8 +324,11 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     tty = sys.stderr.isatty() and not args.quiet
-    started = last = time.monotonic()
-    last_accepted = 0
+    # On a terminal the status line is redrawn 4 times a second; into a log, a plain line every
+    # 10 s. The OSC rate is counted over whole seconds (one message reads 1 msg/s, not 4).
+    every_s = 0.25 if tty else 10.0
+    started = last_shown = last_counted = time.monotonic()
+    last_accepted, rate_msgs = 0, 0.0
     while not stop["now"]:
         time.sleep(0.05)
         now = time.monotonic()
@@ -325,10 +336,13 @@ def run(args: argparse.Namespace) -> int:
             writer.drain(engine.recorder)
         if args.seconds is not None and now - started >= args.seconds:
             break
-        if tty and now - last >= 0.25:
-            rate_msgs = (server.accepted - last_accepted) / (now - last)
-            last, last_accepted = now, server.accepted
-            print("\r" + status_line(engine, player, server, rate_msgs), end="", file=sys.stderr)
+        if now - last_counted >= 1.0:
+            rate_msgs = (server.accepted - last_accepted) / (now - last_counted)
+            last_counted, last_accepted = now, server.accepted
+        if not args.quiet and now - last_shown >= every_s:
+            last_shown = now
+            line = status_line(engine, player, server, rate_msgs)
+            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr)
     player.stop()
     server.stop()
     if midi is not None:
@@ -355,10 +369,17 @@ def run(args: argparse.Namespace) -> int:
         f"grow-live: played {player.played / rate:.1f} s, {player.underflows} underflows, "
         f"{player.errors} callback errors, callback load p99 "
         f"{100 * (float(sorted(loads)[int(0.99 * (len(loads) - 1))]) if loads.size else 0):.0f}%; "
-        f"OSC {server.accepted} accepted, {server.rejected_total} rejected "
-        f"({', '.join(f'{k}: {v}' for k, v in server.rejected.items()) or 'none'})",
+        f"OSC {server.accepted} accepted, {server.rejected_total} rejected"
+        + (
+            f" ({', '.join(f'{k}: {v}' for k, v in server.rejected.items())})"
+            if server.rejected
+            else ""
+        ),
         file=sys.stderr,
     )
+    written = [str(p) for p in (args.record_wav, args.record_osc) if p is not None]
+    if written:
+        print(f"grow-live: wrote {' and '.join(written)}", file=sys.stderr)
     return 0
 
 

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
             "grow-render --grow nca --out growth.wav",
             "grow-render --model m.onnx --input phrase.wav --out resynthesis.wav",
             "grow-render --model m.onnx --score song.mid --growth per-note --out song.wav",
+            "grow-render --score tune.json --out tune.wav   # JSON: see --score",
         ],
         outputs="the WAV file given by --out (written atomically; --png adds a picture)",
         next_step="listen to it; play the model live with grow-live --model m.onnx",
@@ -85,7 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STRATEGY",
         help=f"render the growth stages with this strategy: {', '.join(STRATEGIES)}",
     )
-    mode.add_argument("--score", type=Path, help="JSON note list or MIDI file (.mid) to play")
+    mode.add_argument(
+        "--score",
+        type=Path,
+        help="MIDI file (.mid) or JSON note list to play: "
+        '[{"time": 0, "duration": 0.5, "note": "A4", "velocity": 0.8}, ...] with time and '
+        "duration in seconds, note a MIDI number (fractions: microtonal) or a name (C4 = 60, "
+        "F#3, Bb2), optional velocity 0..1, loudness_db, timbre",
+    )
     mode.add_argument("--input", type=Path, help="audio to resynthesize with the model's timbre")
     mode.add_argument("--osc-log", type=Path, help="control log from grow-live --record-osc")
     transfer = p.add_argument_group("--input")
@@ -185,13 +193,15 @@ def run(args: argparse.Namespace) -> int:
     from realtime.midi_file import parse_midi_file
     from realtime.model import load_model
     from realtime.render import grow_events, render
-    from realtime.score import Event, parse_json_score
+    from realtime.render_picture import require_matplotlib
+    from realtime.score import MAX_SECONDS, Event, parse_json_score
     from realtime.timbre_encoder import encode_timbre, has_encoder
 
     check_ranges(args, OPTION_RANGES)
     check_output(args.out, option="--out", suffixes=(".wav",), force=args.force)
     if args.png is not None:
         check_output(args.png, option="--png", suffixes=(".png",), force=args.force)
+        require_matplotlib("--png")
     log = read_control_log(args.osc_log) if args.osc_log else None
     model_path = args.model or demo_model_path()
     model = load_model(model_path, provider=args.provider)
@@ -255,7 +265,14 @@ def run(args: argparse.Namespace) -> int:
             if is_midi
             else parse_json_score(args.score, presets=engine.preset_names)
         )
+        if not any(e.action == "note_on" for e in events):
+            raise ParameterError(f"{args.score}: the score holds no notes")
         seconds = max((e.time_s for e in events), default=0.0) + args.tail
+        if seconds > MAX_SECONDS:
+            raise ParameterError(
+                f"{args.score} lasts {seconds / 60:.0f} min; a render holds at most "
+                f"{MAX_SECONDS / 60:.0f} min (it is kept in memory whole)"
+            )
     progress = None
     if sys.stderr.isatty():
 

@@ -29,8 +29,12 @@ class Event:
         return (self.time_s, self.order)
 
 
+MAX_SECONDS = 3600.0  # a render is held in memory whole: an hour at 48 kHz is 0.7 GB
+KEYS = ("time", "duration", "note", "velocity", "loudness_db", "timbre")
 # What a note's numbers may be (lowest, highest), both ends included.
 RANGES = {
+    "time": (0.0, MAX_SECONDS),
+    "duration": (1e-3, MAX_SECONDS),
     "note": (0.0, 127.0),
     "velocity": (0.0, 1.0),
     "loudness_db": (SPECS["loudness_db"].low, SPECS["loudness_db"].high),
@@ -78,12 +82,17 @@ def parse_json_score(path: Path, presets: Collection[str] | None = None) -> list
         raise ParameterError(f"{path}: cannot read score ({err})") from None
     if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
         raise ParameterError(f"{path}: a score must be a JSON list of note objects")
+    if not notes:
+        raise ParameterError(f"{path}: the score holds no notes")
     events = []
     for i, note in enumerate(notes):
+        unknown = sorted(set(note) - set(KEYS))
+        if unknown:  # a misspelt key would otherwise be ignored without a word
+            raise ParameterError(
+                f"{path}: note {i}: unknown key {unknown[0]!r}; a note has {', '.join(KEYS)}"
+            )
         start = _number(str(path), note, "time", i)
         duration = _number(str(path), note, "duration", i)
-        if start < 0 or duration <= 0:
-            raise ParameterError(f"{path}: note {i}: time must be >= 0 and duration > 0")
         if "loudness_db" in note:
             loud = _number(str(path), note, "loudness_db", i)
             events.append(Event(start, 1, "loudness_db", (loud,)))

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 DEFAULT_STEPS = 10000
 DEFAULT_NCA_STEPS = 2000
+# A file pitched in less of its frames than this is warned about (noise, speech, drums...).
+MIN_VOICED_FRACTION = 0.2
 DDSP_SHARE_OF_MINUTES = 0.75  # with --phase all and --minutes, the DDSP phase's share
 # Settings' field names as the user typed them on the command line, for error messages.
 OPTION_NAMES = {
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--phase", choices=["ddsp", "nca", "all"], default="all", help="which phase(s) to train"
     )
     budget = p.add_argument_group("budget")
-    budget.add_argument("--steps", type=int, help=f"DDSP steps in all (default {DEFAULT_STEPS})")
+    budget.add_argument("--steps", type=int, help=f"DDSP steps in all (default: {DEFAULT_STEPS})")
     budget.add_argument(
         "--minutes",
         type=float,
@@ -334,6 +336,11 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
         raise TrainingError(
             f"{run.root} already holds a run; pass --resume to continue it or choose another --out"
         )
+    if args.resume and stored is None:
+        raise TrainingError(
+            f"--resume: {run.root} holds no run to continue (no config.json); leave out --resume "
+            "to start one there"
+        )
     if run.root.exists() and not run.root.is_dir():
         raise ParameterError(f"--out {run.root} exists and is not a folder")
     if not run.root.parent.is_dir():  # the run folder is made; its parents never by accident
@@ -369,6 +376,14 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
         features = load_all_features(
             files, feature_config, cache_dir=cache_dir, progress=not args.quiet and dist.is_main
         )
+        for path, feats in zip(files, features, strict=True):
+            voiced = float(feats.voiced.mean()) if feats.n_frames else 0.0
+            if voiced < MIN_VOICED_FRACTION:
+                warnings.warn(
+                    f"{path}: only {100 * voiced:.0f} % of it is pitched (voiced); grow-train "
+                    "learns monophonic pitched instruments, so expect a poor model",
+                    stacklevel=1,
+                )
     if dist.enabled and dist.is_main:
         torch.distributed.barrier()
     segment_frames = round(train_config.segment_seconds * feature_config.frame_rate)
@@ -623,6 +638,11 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
         f"{nca_config.seed_harmonics} harmonic(s)"
     )
     minutes = args.nca_minutes if args.nca_minutes is not None else session.minutes_left()
+    if args.nca_minutes is None and args.minutes is not None and args.phase == "all":
+        # The NCA's quarter of the budget is its own: the DDSP phase's report (which runs after
+        # its 75 %) does not eat into it, so a run may end that report's time after --minutes.
+        assert minutes is not None
+        minutes = max(minutes, (1 - DDSP_SHARE_OF_MINUTES) * args.minutes)
     reason = trainer.fit(minutes=minutes, progress=not args.quiet)
     state = trainer.state
     if reason == "signal":
@@ -651,7 +671,7 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
                 "order_correlation",
                 "centroid_monotonic_fraction",
             )
-            if metrics[k] is not None
+            if metrics[k] is not None and math.isfinite(metrics[k])
         )
         + (
             f", within 10 % of the seed distance after {metrics['steps_to_10pct']} steps"

@@ -47,8 +47,14 @@ def harmonic_synth(
     Returns (audio [batch, T * hop], final_phase [batch] rad in [0, 2π) after the last sample).
     Harmonic k (1-based) has phase k * phi where phi is the fundamental's phase, accumulated in
     float64 and wrapped mod 2π; any harmonic whose frequency is at or above Nyquist is exactly 0.
+
+    Only the harmonics up to the highest one with a non-zero amplitude somewhere in the batch are
+    computed (get_controls silences those above Nyquist and above the trained range, so on high
+    instruments that is often fewer than K), and the per-sample Nyquist test only runs on the
+    harmonics that some sample's pitch brings to Nyquist: the output and the gradients are the
+    same as with all K, and a training step costs less.
     """
-    batch, n_frames, n_harm = amplitudes.shape
+    batch, n_frames, _ = amplitudes.shape
     f0_up = upsample_linear(f0_hz[..., None], hop=hop)[..., 0]  # [batch, n] Hz
     step = f0_up.double() * (2 * math.pi / sample_rate)  # [batch, n] rad / sample
     if initial_phase is None:
@@ -58,15 +64,23 @@ def harmonic_synth(
     phase = torch.remainder(cumulative - step, 2 * math.pi)  # [batch, n] rad, wrapped
     final_phase = torch.remainder(cumulative[:, -1], 2 * math.pi)  # [batch] rad
     with torch.no_grad():
-        k = torch.arange(1, n_harm + 1, device=f0_hz.device, dtype=amplitudes.dtype)  # [K]
+        sounding = torch.nonzero(amplitudes.detach().abs().amax(dim=(0, 1)))  # [S, 1]
+        n_used = int(sounding.max()) + 1 if sounding.numel() else 1  # harmonics computed
+        k = torch.arange(1, n_used + 1, device=f0_hz.device, dtype=amplitudes.dtype)  # [k]
         # k * phi with phi wrapped to [0, 2π): at most 2πK rad, so float32 keeps it within
         # K * 2π * 6e-8 rad (2.4e-5 rad for K = 64, about -92 dB of phase noise).
-        waves = torch.sin(phase.to(amplitudes.dtype)[..., None] * k)  # [batch, n, K]
-        waves.masked_fill_(k > highest_audible_harmonic(f0_up, sample_rate)[..., None], 0.0)
-        waves = waves.reshape(batch, n_frames, hop, n_harm)  # [batch, T, hop, K]
+        waves = phase.to(amplitudes.dtype)[..., None] * k  # [batch, n, k] rad
+        waves.sin_()
+        highest = highest_audible_harmonic(f0_up, sample_rate)  # [batch, n]
+        always = int(highest.min())  # harmonics 1..always are audible at every sample
+        if always < n_used:
+            upper = waves[..., always:]  # [batch, n, k - always] (a view)
+            upper.masked_fill_(k[always:] > highest[..., None], 0.0)
+        waves = waves.reshape(batch, n_frames, hop, n_used)  # [batch, T, hop, k]
+    amplitudes = amplitudes[..., :n_used]  # [batch, T, k]: the rest are exactly zero
     # Linear amplitude interpolation inside frame t: (1 - r) * a[t] + r * a[t + 1], r = j / hop,
     # done as two batched matrix products instead of an [batch, n, K] product and sum.
-    nxt = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)  # [batch, T, K]
+    nxt = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)  # [batch, T, k]
     ramp = torch.arange(hop, device=f0_hz.device, dtype=amplitudes.dtype) / hop  # [hop]
     ends = torch.stack([amplitudes, nxt], dim=-1)  # [batch, T, K, 2]
     parts = torch.matmul(waves, ends)  # [batch, T, hop, 2]

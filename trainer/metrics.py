@@ -2,7 +2,10 @@
 
 - spectral_distance: the multi-scale spectral loss at the fixed sizes METRIC_FFT_SIZES (so runs
   trained with different loss settings stay comparable).
-- loudness_l1_db: mean |loudness(resynthesis) - loudness(original)| over all frames (dB).
+- loudness_l1_db: mean |loudness(resynthesis) - loudness(original)| over all frames (dB);
+  loudness_l1_voiced_db and loudness_l1_unvoiced_db: the same over the frames voiced in the
+  original (the notes) and over the rest (rests, breaths, attacks), which tell a level that does
+  not follow the playing from a rest that is not as quiet as the recording's.
 - f0_l1_cents: mean |f0 error| in cents over frames voiced in both (same tracker as training).
 - f0_outlier_ratio: fraction of frames voiced in the original where the resynthesis is unvoiced or
   more than 100 cents (a semitone) off.
@@ -29,6 +32,10 @@ def spectral_distance(pred: np.ndarray, target: np.ndarray) -> float:
     return float(value)
 
 
+def mean_or_nan(values: np.ndarray) -> float:
+    return float(np.mean(values)) if values.size else float("nan")
+
+
 def reconstruction_metrics(
     pred: np.ndarray, target: Features, config: FeatureConfig
 ) -> dict[str, float]:
@@ -42,9 +49,12 @@ def reconstruction_metrics(
     cents[both] = 1200.0 * np.abs(np.log2(f0_pred[both] / target.f0_hz[both]))
     n_voiced = int(target.voiced.sum())
     outliers = int(np.sum(target.voiced & (~both | (cents > OUTLIER_CENTS))))
+    loudness_error = np.abs(loud - target.loudness_db)  # [n_frames] dB
     return {
         "spectral_distance": spectral_distance(pred, target.audio),
-        "loudness_l1_db": float(np.mean(np.abs(loud - target.loudness_db))),
+        "loudness_l1_db": float(np.mean(loudness_error)),
+        "loudness_l1_voiced_db": mean_or_nan(loudness_error[target.voiced]),
+        "loudness_l1_unvoiced_db": mean_or_nan(loudness_error[~target.voiced]),
         "f0_l1_cents": float(np.mean(cents[both])) if both.any() else float("nan"),
         "f0_outlier_ratio": outliers / n_voiced if n_voiced else float("nan"),
         "voiced_frames": float(n_voiced),

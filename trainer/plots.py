@@ -82,7 +82,7 @@ def plot_spectrograms(
         fig.colorbar(image, ax=ax, label="dB re peak", pad=0.01)
         if marker_s is not None and marker_s > 0:
             ax.axvline(marker_s, color="white", ls="--", lw=1)
-    axes[-1, 0].set_xlabel("s")
+    axes[-1, 0].set_xlabel("time in this excerpt (s)")
     _save(fig, target)
 
 

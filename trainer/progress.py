@@ -53,7 +53,7 @@ class Progress:
                 self.bar = tqdm(
                     total=round(self.budget_s),
                     desc=phase,
-                    bar_format="{desc}: {bar} {elapsed} of " + clock(self.budget_s) + " {postfix}",
+                    bar_format="{desc}: {bar} {postfix}",  # the times in one style: clock()
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -79,7 +79,10 @@ class Progress:
         if self.bar is not None:
             if self.budget_s is not None:
                 self.bar.n = min(round(now - self.start), self.bar.total)
-                self.bar.set_postfix_str(f"{self.unit} {step}, {self._describe()}", refresh=False)
+                budget = f"{clock(now - self.start)} of {clock(self.budget_s)}"
+                self.bar.set_postfix_str(
+                    f"{budget}, {self.unit} {step}, {self._describe()}", refresh=False
+                )
                 self.bar.refresh()
             else:
                 self.bar.update(step - self.bar.n)

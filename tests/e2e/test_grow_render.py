@@ -139,6 +139,9 @@ def test_osc_log_replay_applies_the_fade(tmp_path: Path) -> None:
         (("--score", "LOUD"), "loud.json: note 0: loudness_db 50 must be in -100..0"),
         (("--score", "HIGH"), "high.json: note 0: note 156 must be in 0..127"),
         (("--score", "OBOE"), "oboe.json: note 0: unknown timbre 'oboe'; presets: flute"),
+        (("--score", "TYPO"), "typo.json: note 0: unknown key 'veloctiy'; a note has time,"),
+        (("--score", "LONG"), "long.json: note 0: duration 1e+09 must be in 0.001..3600"),
+        (("--score", "EMPTY"), "empty.json: the score holds no notes"),
         (("--score", "nope.json"), "nope.json: no such file"),
         (("--score", "nope.mid"), "nope.mid: no such file"),
         (("--osc-log", "nope.jsonl"), "nope.jsonl: no such file"),
@@ -155,9 +158,15 @@ def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], mess
         ("loud", {"note": 60, "loudness_db": 50}),
         ("high", {"note": "C12"}),
         ("oboe", {"note": 60, "timbre": "oboe"}),
+        ("typo", {"note": 60, "veloctiy": 0.5}),
+        ("long", {"note": 60, "duration": 1e9}),
     ):
         (tmp_path / f"{name}.json").write_text(json.dumps([{"time": 0, "duration": 1, **note}]))
+    (tmp_path / "empty.json").write_text("[]")
     names = {
+        "TYPO": str(tmp_path / "typo.json"),
+        "LONG": str(tmp_path / "long.json"),
+        "EMPTY": str(tmp_path / "empty.json"),
         "LOUD": str(tmp_path / "loud.json"),
         "HIGH": str(tmp_path / "high.json"),
         "OBOE": str(tmp_path / "oboe.json"),
@@ -172,6 +181,24 @@ def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], mess
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_picture_without_matplotlib_is_refused_before_the_render(tmp_path: Path) -> None:
+    """The live extra has no matplotlib: --png says so before anything is written."""
+    blocked = (
+        "import sys; sys.modules['matplotlib'] = None; "
+        "from realtime.render_cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    out, png = tmp_path / "x.wav", tmp_path / "x.png"
+    done = subprocess.run(
+        [sys.executable, "-c", blocked, "--grow", "nca", "--out", str(out), "--png", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--png needs matplotlib: pip install matplotlib" in done.stderr
+    assert not out.exists() and not png.exists()
 
 
 def test_a_text_file_as_model(tmp_path: Path) -> None:

@@ -319,6 +319,28 @@ def test_bad_options_are_named(tmp_path: Path, feature_cache_env: dict[str, str]
         assert not (tmp_path / f"r{i}").exists()  # refused before anything was written
 
 
+def test_resume_without_a_run_says_so(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
+    run = tmp_path / "nothing"
+    done = grow_train("--out", str(run), "--resume", env=feature_cache_env)
+    assert done.returncode == 2, done.stderr
+    assert f"--resume: {run} holds no run to continue (no config.json)" in done.stderr
+    assert not run.exists()
+
+
+def test_unpitched_audio_trains_with_a_warning(
+    tmp_path: Path, feature_cache_env: dict[str, str]
+) -> None:
+    path = tmp_path / "noise.wav"
+    sf.write(path, 0.3 * np.random.default_rng(0).uniform(-1, 1, 3 * 24000), 24000)
+    run = tmp_path / "run"
+    done = grow_train(
+        str(path), "--out", str(run), "--steps", "1", "--phase", "ddsp", env=feature_cache_env
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"noise\.wav: only \d+ % of it is pitched", done.stderr), done.stderr
+    assert "of it is pitched" in (run / "train.log").read_text()
+
+
 def test_a_missing_parent_folder_is_refused_never_made(
     tmp_path: Path, feature_cache_env: dict[str, str]
 ) -> None:

@@ -156,4 +156,7 @@ def test_grow_export_refuses_a_wrong_output_before_any_work(
     assert f"folder {tmp_path / 'missing'} does not exist" in err
     assert main([str(run), "--out", str(tmp_path / "model.wav")]) == 2
     assert "model.wav must end in .onnx" in capsys.readouterr().err
+    for frames in ("0", "-5"):  # no export that claims a verification it never ran
+        assert main([str(run), "--out", str(tmp_path / "m.onnx"), "--verify-frames", frames]) == 2
+        assert f"--verify-frames {frames} must be in 10..100000" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written, nothing created

@@ -161,7 +161,7 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
     drive(player, 400)  # 1.07 s
     server = SimpleNamespace(accepted=12, rejected_total=3)
     line = status_line(engine, player, server, 42.0)
-    assert "xruns 0" in line and "440.0 Hz" in line and "@ 25.0/s" in line
+    assert "underflows 0" in line and "440.0 Hz" in line and "@ 25.0/s" in line
     assert "OSC    42 msg/s, 3 rejected" in line
     assert "note on" in line and "timbre flute" in line and "growth free, blend 1.00" in line
     assert "outside the trained range" not in line
@@ -172,6 +172,10 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
     drive(player, 40)
     assert "outside the trained range" in status_line(engine, player, server, 0.0)
     assert status_values(engine, player, server)[11] == 0
+    engine.apply("note_off", ())
+    drive(player, 200)  # the release ends: silent, and a pitch nobody plays is no warning
+    silent = status_line(engine, player, server, 0.0)
+    assert "silent" in silent and "outside the trained range" not in silent
     assert values[0] == pytest.approx(400 * 128 / 48000) and values[1] == pytest.approx(440.0)
     assert values[3] == pytest.approx(25 * 400 * 128 / 48000, abs=2)  # NCA steps at the rate
     assert values[8:11] == [12, 3, 1]

@@ -163,3 +163,27 @@ def test_fft_convolve_matches_numpy() -> None:
     out = fft_convolve(torch.from_numpy(audio), torch.from_numpy(ir)).numpy()
     for b in range(2):
         np.testing.assert_allclose(out[b], np.convolve(audio[b], ir)[:1000], atol=1e-4)
+
+
+def test_silent_upper_harmonics_are_skipped_without_changing_sound_or_gradients() -> None:
+    """Harmonics with zero amplitude everywhere are left out of the bank: the audio and the
+    gradients equal those of the bank that computes them (forced by a 1e-30 amplitude), on a
+    glide whose upper harmonics cross Nyquist within the segment."""
+    rng = np.random.default_rng(5)
+    f0 = torch.tensor(np.linspace(300, 1400, 20)[None], dtype=torch.float32)
+    base = rng.uniform(0, 0.1, size=(1, 20, 64))
+    base[..., 30:] = 0.0  # the upper half silent, as get_controls leaves untrained harmonics
+    results = []
+    for forced in (0.0, 1e-30):
+        amps = torch.tensor(base, dtype=torch.float32)
+        amps[..., -1] = forced  # 1e-30: every harmonic is computed
+        amps.requires_grad_(True)
+        audio, _ = harmonic_synth(f0, amps, sample_rate=SR, hop=HOP)
+        audio.pow(2).sum().backward()
+        assert amps.grad is not None
+        results.append((audio.detach(), amps.grad[..., :30]))
+    (skipped, skipped_grad), (full, full_grad) = results
+    assert torch.allclose(skipped, full, atol=1e-6)
+    assert torch.allclose(skipped_grad, full_grad, rtol=1e-4, atol=1e-4)
+    reference = numpy_oscillator_bank(f0[0].double().numpy(), base[0])
+    assert np.abs(skipped[0].numpy() - reference).max() < 1e-4
