@@ -84,7 +84,10 @@ def test_fill_unvoiced_interpolates_in_log_frequency() -> None:
     [
         ({"f0_tracker": "spice"}, "f0_tracker='spice' must be one of pyin, yin, crepe"),
         ({"hop": 8}, "hop=8 must be >= 16"),
-        ({"f0_min_hz": 500.0, "f0_max_hz": 100.0}, "must be increasing"),
+        (
+            {"f0_min_hz": 500.0, "f0_max_hz": 100.0},
+            r"f0_min_hz=500.0 and f0_max_hz=100.0 must give a pitch range 0 < min < max",
+        ),
         ({"sample_rate": 4000}, "sample_rate=4000 must be at least 8000"),
     ],
 )
