@@ -25,9 +25,10 @@ from realtime.shared_options import (
     param_range,
 )
 
-BLOCKSIZE_RANGE = (32, 2048)
-# What each numeric initial setting accepts (realtime.shared_options.check_ranges).
+# What each numeric option accepts (realtime.shared_options.check_ranges).
 OPTION_RANGES = {
+    "blocksize": (32, 2048, "samples"),
+    "prefill": (1, 16, "blocks"),
     "loudness": param_range("loudness_db"),
     "gain": param_range("gain_db"),
     "nca_rate": param_range("nca_rate"),
@@ -177,11 +178,6 @@ def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
 def check_numbers(args: argparse.Namespace) -> float | str:
     """Every numeric option checked; returns the latency as PortAudio takes it."""
     check_ranges(args, OPTION_RANGES)
-    low, high = BLOCKSIZE_RANGE
-    if not low <= args.blocksize <= high:
-        raise ParameterError(f"--blocksize {args.blocksize} must be in {low}..{high}")
-    if args.prefill is not None and not 1 <= args.prefill <= 16:
-        raise ParameterError(f"--prefill {args.prefill} must be in 1..16 blocks")
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise ParameterError(f"--seconds {args.seconds} must be a positive number")
     if args.latency in ("low", "high"):
