@@ -15,13 +15,18 @@ from trainer.models.nca import HarmonicNCA, NCAConfig
 from trainer.run_dir import RunDir
 
 
-def make_run(root: Path, *, seed: int = 0) -> RunDir:
-    """Write config.json, checkpoint.pt, nca.pt and presets.json as grow-train would."""
+def make_run(root: Path, *, seed: int = 0, level: str = "loudness") -> RunDir:
+    """Write config.json, checkpoint.pt, nca.pt and presets.json as grow-train would (`level`:
+    ModelConfig.level, the mode new runs get by default)."""
     torch.manual_seed(seed)
     root.mkdir(parents=True, exist_ok=True)
     run = RunDir(root)
     model_config = ModelConfig(  # the export check's wandering loudness crosses the low
-        preset="tiny", loudness_mean=-30.0, loudness_std=10.0, loudness_trained_low_db=-35.0
+        preset="tiny",
+        loudness_mean=-30.0,
+        loudness_std=10.0,
+        loudness_trained_low_db=-35.0,
+        level=level,
     )
     nca_config = NCAConfig()
     ddsp = DDSPAutoencoder(model_config)

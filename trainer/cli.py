@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from export.cli_help import command_parser
 from export.errors import ParameterError, TrainingError, run_cli
 from export.features import F0_TRACKERS, silence_features
-from trainer.models.presets import PRESETS
+from trainer.models.presets import LEVEL_MODES, PRESETS
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +63,7 @@ OPTION_NAMES = {
     "n_noise_bands": "--noise-bands",
     "z_dim": "--z-dim",
     "reverb_seconds": "--reverb",
+    "level": "--level",
     "channels": "--nca-channels",
     "hidden": "--nca-hidden",
     "fire_rate": "--fire-rate",
@@ -148,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="SECONDS",
         help="learn a reverb impulse response this long (0 = none)",
+    )
+    model.add_argument(
+        "--level",
+        default="loudness",
+        choices=list(LEVEL_MODES),
+        help="what sets the output level: the loudness input, frame by frame (the network "
+        "learns the timbre only), or the network's amplitude head as in DDSP",
     )
     nca = p.add_argument_group("NCA")
     nca.add_argument("--nca-channels", type=int, default=16, help="state channels per cell")
@@ -364,6 +372,7 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
                 n_noise_bands=args.noise_bands,
                 z_dim=args.z_dim,
                 reverb_seconds=args.reverb,
+                level=args.level,
             )
         )
     if args.phase != "ddsp":
@@ -494,6 +503,8 @@ def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
             f"quietest trained playing {mc.loudness_trained_low_db:.0f} dB: below it the timbre "
             "stays and the level follows the input down"
         )
+    if mc.level == "loudness":
+        session.log("level: the output plays at the loudness input, frame by frame (--level)")
     minutes = session.minutes_left()
     if minutes is not None and args.phase == "all":
         minutes *= DDSP_SHARE_OF_MINUTES

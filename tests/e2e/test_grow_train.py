@@ -78,6 +78,7 @@ def test_example_end_to_end(tmp_path: Path, feature_cache_env: dict[str, str]) -
         assert "\r" not in text and not re.search(r"\bNone\b", text)
     assert f"next: grow-export {run} --out model.onnx" in done.stderr
     assert "features: file 1 of 1" in done.stderr and "ddsp: step 40 of 40" in done.stderr
+    assert "level: the output plays at the loudness input" in done.stderr
     for name in (DDSP_OUTPUTS + " " + NCA_OUTPUTS).split():
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())

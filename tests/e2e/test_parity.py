@@ -24,7 +24,7 @@ import torch
 
 from export.audio import load_audio
 from export.contract import METADATA_KEY
-from export.features import FeatureConfig, compute_features
+from export.features import FeatureConfig, a_weighted_loudness, compute_features
 from export.onnx_export import load_run
 from realtime import render_cli
 from realtime.model import load_model
@@ -127,6 +127,29 @@ def test_engine_resynthesis_equals_the_trainers_reconstruction(
         at_training_rate = librosa.resample(played, orig_sr=out_rate, target_sr=rate)[:n]
         d_rate = spectral_distance(at_training_rate.astype(np.float32), reference)
         assert abs(d_rate - d_engine) < 0.05 * d_engine, (out_rate, d_rate, d_engine)
+
+
+@pytest.mark.parametrize("shift", [0, 12])
+def test_the_engine_plays_the_loudness_it_is_given(
+    trained: tuple[Path, Path, Path], tmp_path: Path, shift: int
+) -> None:
+    """A new run's level follows its loudness input (--level loudness, the default): through the
+    engine at 48 kHz with default flags the output's loudness is the recording's on its notes,
+    also an octave up, where the decoder plays its timbre at the highest trained pitch."""
+    run_root, model, held_out = trained
+    config = json.loads((run_root / "config.json").read_text())
+    assert config["model"]["level"] == "loudness"
+    feature_config = FeatureConfig(**config["features"])
+    rate = feature_config.sample_rate
+    features = compute_features(load_audio(held_out, sample_rate=rate), feature_config)
+    played = engine_render(
+        model, held_out, tmp_path / "p.wav", "--samplerate", "48000", "--pitch-shift", str(shift)
+    )
+    at_rate = librosa.resample(played, orig_sr=48000, target_sr=rate)
+    loud = a_weighted_loudness(at_rate, sample_rate=rate, hop=feature_config.hop)
+    notes = features.voiced & (features.loudness_db > -60.0)
+    error = np.abs(loud[: features.n_frames] - features.loudness_db)[notes]
+    assert notes.sum() > 50 and float(error.mean()) < 1.0, float(error.mean())
 
 
 def test_a_model_knows_what_training_made_audible(trained: tuple[Path, Path, Path]) -> None:

@@ -110,7 +110,7 @@ def test_format_1_metadata_still_loads() -> None:
 
 @pytest.mark.slow
 def test_grow_export_cli(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run", seed=1)
+    run = make_run(tmp_path / "run", seed=1, level="learned")  # runs made before --level export too
     out = tmp_path / "model.onnx"
     done = subprocess.run(
         [str(BIN / "grow-export"), str(run.root), "--out", str(out)],

@@ -12,9 +12,10 @@ from torch import nn
 from export.errors import ParameterError
 from trainer.controls import Controls, get_controls, scale_f0, scale_loudness
 from trainer.dsp import fft_convolve, filtered_noise, harmonic_synth
+from trainer.level import noise_gram
 from trainer.models.decoder import Decoder
 from trainer.models.encoder import MfccEncoder
-from trainer.models.presets import decoder_size
+from trainer.models.presets import LEVEL_MODES, decoder_size
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class ModelConfig:
     # so rests and tails quieter than anything in training play that quiet instead of whatever
     # the network makes of an input it never saw.
     loudness_trained_low_db: float | None = None
+    # "loudness": the synth's A-weighted level is the loudness input, frame by frame
+    # (trainer/level.py), and the network learns the timbre only; "learned": DDSP's amplitude
+    # head sets the level (runs made before this field), and below the trained low it follows
+    # the input.
+    level: str = "learned"
 
     def __post_init__(self) -> None:
         decoder_size(self.preset)
@@ -51,6 +57,8 @@ class ModelConfig:
                 raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
         if self.n_noise_bands < 2:
             raise ParameterError(f"n_noise_bands={self.n_noise_bands} must be at least 2")
+        if self.level not in LEVEL_MODES:
+            raise ParameterError(f"level={self.level!r} must be one of {', '.join(LEVEL_MODES)}")
         if not 0.0 <= self.reverb_seconds <= 4.0:
             raise ParameterError(f"reverb_seconds={self.reverb_seconds} must be in [0, 4]")
 
@@ -79,6 +87,13 @@ class DDSPAutoencoder(nn.Module):
             z_dim=config.z_dim,
             n_harmonics=config.n_harmonics,
             n_noise_bands=config.n_noise_bands,
+        )
+        # The noise's level matrix (a constant, not in the state dict: old checkpoints load).
+        self.noise_gram: torch.Tensor
+        self.register_buffer(
+            "noise_gram",
+            noise_gram(config.n_noise_bands, sample_rate=config.sample_rate),
+            persistent=False,
         )
         # Set to torch.bfloat16 on CUDA: the networks run under autocast, the synth in float32.
         self.autocast_dtype: torch.dtype | None = None
@@ -137,6 +152,7 @@ class DDSPAutoencoder(nn.Module):
         """Raw decoder output [batch, T, 1 + K + B] -> synth controls. f0_hz, loudness_db:
         [batch, T] (the decoder's inputs, unclamped); mask: [batch, K] or [batch, T, K] or None."""
         cfg = self.config
+        follows = cfg.level == "loudness"  # then the level is right below the trained low too
         return get_controls(
             raw,
             f0_hz,
@@ -144,7 +160,9 @@ class DDSPAutoencoder(nn.Module):
             sample_rate=cfg.sample_rate,
             mask=mask,
             trained_harmonics=cfg.trained_harmonics or cfg.n_harmonics,
-            level=self.level_below_training(loudness_db),
+            level=None if follows else self.level_below_training(loudness_db),
+            loudness_db=loudness_db if follows else None,
+            noise_gram=self.noise_gram if follows else None,
         )
 
     def level_below_training(self, loudness_db: torch.Tensor) -> torch.Tensor | None:

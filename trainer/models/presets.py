@@ -1,4 +1,5 @@
-"""Decoder size presets. `seed` is the seeds' 2 x 512 GRU; `tiny` stays under 0.5 M parameters."""
+"""Model choices by name: decoder sizes (`seed` is the seeds' 2 x 512 GRU; `tiny` stays under
+0.5 M parameters) and what sets the output level."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ PRESETS: dict[str, DecoderSize] = {
     "small": DecoderSize(mlp_width=256, gru_hidden=384, gru_layers=1),
     "seed": DecoderSize(mlp_width=512, gru_hidden=512, gru_layers=2),
 }
+
+
+# What sets a model's output level (ModelConfig.level): "loudness", the loudness input frame by
+# frame (trainer/level.py); "learned", the decoder's amplitude head, as in DDSP.
+LEVEL_MODES = ("loudness", "learned")
 
 
 def decoder_size(name: str) -> DecoderSize:
