@@ -90,7 +90,7 @@ def test_a_loudness_model_plays_the_loudness_it_is_given(seed: int) -> None:
     follows = DDSPAutoencoder(ModelConfig(level="loudness", loudness_trained_low_db=-40.0)).eval()
     torch.manual_seed(seed)
     learned = DDSPAutoencoder(ModelConfig(level="learned")).eval()
-    errors = {"loudness": [], "learned": []}
+    errors: dict[str, list[float]] = {"loudness": [], "learned": []}
     for midi in (36.0, 60.0, 90.0):
         for loudness in (-70.0, -40.0, -20.0, -6.0):
             errors["loudness"].append(steady_output_db(follows, midi, loudness) - loudness)
