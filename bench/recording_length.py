@@ -63,7 +63,7 @@ def main() -> None:
         run = args.work / f"{name}-run{args.minutes:g}"
         model = train_and_export(train_wav, run, args.minutes)
         rows.append((length, project_scores(run, model, test_wav)))
-        print(f"scored {name}", flush=True)
+        print(f"scored {name}: distance {rows[-1][1]['spectral_distance']:.2f}", flush=True)
     print(f"\n{args.instrument}, {args.minutes:g} minutes of training, held-out minute:")
     print("| recording | steps | audio s/s | distance | loudness L1 dB | f0 L1 cents | outliers |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

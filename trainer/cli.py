@@ -524,6 +524,12 @@ def ddsp_phase(session: Session) -> tuple[int, DDSPAutoencoder]:
             f"stopped by signal at step {state.step}; checkpoint saved; continue with --resume"
         )
         return 130, model
+    if state.step == 0:  # the features took the whole budget (a long recording, a short --minutes)
+        raise TrainingError(
+            f"--minutes {args.minutes:g} ran out before the first training step (computing the "
+            "features took it; they are cached now): continue with "
+            f"grow-train --out {run.root} --resume --minutes M"
+        )
     if not dist.is_main:
         return 0, model
     recent = state.history["loss"][-20:]

@@ -261,7 +261,7 @@ class DDSPTrainer:
             if writer is not None:
                 writer.add_scalar("loss/validation", val, self.state.step)
         self.save()
-        if val is not None:
+        if val is not None and self.state.history["loss"]:
             self.log(
                 f"step {self.state.step}: train loss {self.state.history['loss'][-1]:.4f}, "
                 f"validation loss {val:.4f}, {self.state.audio_seconds:.0f} s of audio seen"

@@ -360,3 +360,21 @@ def test_nca_phase_without_a_ddsp_checkpoint_is_refused(
     )
     assert done.returncode == 2
     assert "no DDSP checkpoint; run --phase ddsp (or all) first" in done.stderr
+
+
+def test_a_budget_spent_on_features_says_so_and_resumes(
+    tmp_path: Path, feature_cache_env: dict[str, str]
+) -> None:
+    """A long recording with a short --minutes: the features take the whole budget. No
+    traceback; the message says how to go on, and that works (from the step-0 checkpoint)."""
+    run = tmp_path / "run"
+    done = grow_train("--example", "--out", str(run), "--minutes", "0.0001", env=feature_cache_env)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "--minutes 0.0001 ran out before the first training step" in done.stderr
+    assert f"grow-train --out {run} --resume --minutes M" in done.stderr
+    again = grow_train(
+        "--out", str(run), "--resume", "--phase", "ddsp", "--steps", "3", env=feature_cache_env
+    )
+    assert again.returncode == 0, again.stderr
+    assert checkpoint_step(run / "checkpoint.pt") == 3
