@@ -71,10 +71,11 @@ def get_controls(
     if trained_harmonics is not None and trained_harmonics < n_harmonics:
         weights = weights * (torch.arange(n_harmonics, device=raw.device) < trained_harmonics)
     noise_mags = exp_sigmoid(raw[..., 1 + n_harmonics :])  # [batch, T, B]
+    distribution = normalized(weights)  # [batch, T, K], before the NCA mask
     if loudness_db is not None:
         if noise_gram is None:
             raise ValueError("get_controls: loudness_db needs noise_gram")
-        unmasked = amplitude[..., None] * normalized(weights)  # [batch, T, K]
+        unmasked = amplitude[..., None] * distribution  # [batch, T, K]
         mean_square = controls_mean_square(
             unmasked, f0_hz, noise_mags, sample_rate=sample_rate, noise_gram=noise_gram
         )
@@ -83,7 +84,7 @@ def get_controls(
         noise_mags = noise_mags * gain[..., None]
     if mask is not None:
         weights = weights * (mask[:, None, :] if mask.dim() == 2 else mask)
-    distribution = normalized(weights)
+        distribution = normalized(weights)
     if level is not None:
         amplitude = amplitude * level
         noise_mags = noise_mags * level[..., None]
