@@ -5,16 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
+
+from trainer.spectral_distance import spectral_distance
+
+
+def complex_spectrogram(audio: torch.Tensor, *, n_fft: int, overlap: float = 0.75) -> torch.Tensor:
+    """STFT with a Hann window, frames centred (reflect padding), as torch.stft(center=True).
+    audio: [batch, n] -> complex [batch, n_fft // 2 + 1, frames].
+
+    Framed with unfold rather than torch.stft: the same numbers, and a backward pass (the
+    frames' overlap-add) a fifth cheaper on the CPU.
+    """
+    hop = max(1, int(n_fft * (1.0 - overlap)))
+    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
+    padded = F.pad(audio[:, None], (n_fft // 2, n_fft // 2), mode="reflect")[:, 0]
+    frames = padded.unfold(-1, n_fft, hop) * window  # [batch, frames, n_fft]
+    return torch.fft.rfft(frames).transpose(1, 2)
 
 
 def magnitude_spectrogram(
     audio: torch.Tensor, *, n_fft: int, overlap: float = 0.75
 ) -> torch.Tensor:
     """|STFT| with a Hann window. audio: [batch, n] -> [batch, n_fft // 2 + 1, frames]."""
-    hop = max(1, int(n_fft * (1.0 - overlap)))
-    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    spec = torch.stft(audio, n_fft, hop_length=hop, window=window, center=True, return_complex=True)
-    return spec.abs()
+    return complex_spectrogram(audio, n_fft=n_fft, overlap=overlap).abs()
 
 
 def multiscale_spectral_loss(
@@ -35,12 +49,10 @@ def multiscale_spectral_loss(
     """
     loss = pred.new_zeros(pred.shape[0])
     for n_fft in fft_sizes:
-        s_pred = magnitude_spectrogram(pred, n_fft=n_fft)
-        s_true = magnitude_spectrogram(target, n_fft=n_fft)
-        loss = loss + (s_pred - s_true).abs().mean(dim=(1, 2))
-        if log_weight > 0:
-            log_diff = torch.log(s_pred + eps) - torch.log(s_true + eps)
-            loss = loss + log_weight * log_diff.abs().mean(dim=(1, 2))
+        with torch.no_grad():
+            true = complex_spectrogram(target, n_fft=n_fft)
+        spec = complex_spectrogram(pred, n_fft=n_fft)
+        loss = loss + spectral_distance(spec, true, log_weight=log_weight, eps=eps)
     if time_l1_weight > 0:
         loss = loss + time_l1_weight * (pred - target).abs().mean(dim=1)
     return loss if per_item else loss.mean()

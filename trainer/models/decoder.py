@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainer.fast_gru import gru_sequence
 from trainer.models.layers import mlp
 from trainer.models.presets import DecoderSize
 
@@ -49,6 +50,6 @@ class Decoder(nn.Module):
         z_frames = z[:, None, :].expand(-1, n_frames, -1)  # [batch, T, Z]
         x = torch.cat([f0_scaled[..., None], loudness_scaled[..., None], z_frames], dim=-1)
         x = self.input_mlp(x)  # [batch, T, width]
-        hidden, new_state = self.gru(x, state)  # [batch, T, H]
+        hidden, new_state = gru_sequence(self.gru, x, state)  # [batch, T, H]
         y = self.output_mlp(torch.cat([hidden, x], dim=-1))
         return self.head(y), new_state

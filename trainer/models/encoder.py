@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainer.fast_gru import gru_sequence
+
 
 class MfccEncoder(nn.Module):
     """Normalised MFCC frames -> GRU -> linear -> time average.
@@ -21,5 +23,5 @@ class MfccEncoder(nn.Module):
 
     def forward(self, mfcc: torch.Tensor) -> torch.Tensor:
         """mfcc: [batch, T, n_mfcc] -> z: [batch, z_dim]."""
-        hidden, _ = self.gru(self.norm(mfcc))  # [batch, T, hidden]
+        hidden, _ = gru_sequence(self.gru, self.norm(mfcc))  # [batch, T, hidden]
         return self.proj(hidden).mean(dim=1)
