@@ -33,8 +33,8 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from export.audio import load_audio
-from export.features import FeatureConfig, Features, compute_features
+from core.audio import load_audio
+from core.features import FeatureConfig, Features, compute_features
 from export.onnx_export import load_run
 from realtime import render_cli
 from trainer.example import example_audio_path

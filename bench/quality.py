@@ -34,8 +34,8 @@ import numpy as np
 from bench.fidelity import add_phrase_options, at_rate, phrase_names, render, train_and_export
 from bench.seed_baseline import SAMPLE_RATE as SEED_RATE
 from bench.seed_baseline import resynthesize_seed, seed_features, train_seed_baseline
-from export.audio import load_audio
-from export.features import FeatureConfig, compute_features
+from core.audio import load_audio
+from core.features import FeatureConfig, compute_features
 from trainer.metrics import reconstruction_metrics
 
 ENGINE_RATE = 48000

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.features import a_weighted_loudness, fill_unvoiced
+from core.features import a_weighted_loudness, fill_unvoiced
 from trainer.controls import get_controls, scale_f0, scale_loudness
 from trainer.dsp import filtered_noise, upsample_linear
 from trainer.losses import magnitude_spectrogram

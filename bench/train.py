@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.seed_baseline import naive_harmonic_synth
-from export.features import FeatureConfig, Features, silence_features
+from core.features import FeatureConfig, Features, silence_features
 from trainer.controls import get_controls, scale_f0, scale_loudness
 from trainer.dataset import SegmentDataset
 from trainer.distributed import DistInfo

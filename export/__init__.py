@@ -1,9 +1,6 @@
-"""torch -> ONNX export of a trained run, and the torch-free pieces both sides share.
+"""torch -> ONNX export of a trained run.
 
-`contract.py` (the artifact), `errors.py` (the exception family), `atomic.py` (atomic file
-writes), `growth.py` (the fixed growth strategies), `audio.py` (loading and checking audio files)
-and `features.py` (f0, loudness, MFCC: the same extractors at training and at play time) import
-only the standard library, numpy, soundfile and librosa: `realtime/` uses them and never imports
-torch or trainer/. `onnx_export.py`, `step_graph.py`,
-`verify.py` and `cli.py` need torch and trainer/.
+`contract.py` (the artifact's shapes, metadata and version) imports nothing heavy: `realtime/`
+reads it and nothing else of this package. `onnx_export.py`, `step_graph.py`, `verify.py` and
+`cli.py` need torch and trainer/.
 """

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.cli_help import command_parser
+from core.cli_help import command_parser
+from core.errors import ParameterError, TrainingError, run_cli
 from export.contract import ArtifactMetadata
-from export.errors import ParameterError, TrainingError, run_cli
 
 VERIFY_FRAMES_RANGE = (10, 100_000)  # frames of wandering controls run through both sides
 
@@ -97,8 +97,8 @@ def model_card(
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.outputs import check_output
     from export.onnx_export import build_metadata, export_onnx, load_run
-    from export.outputs import check_output
     from export.step_graph import StepGraph
     from export.verify import TOLERANCE, compare, time_per_frame
     from trainer.run_dir import RunDir

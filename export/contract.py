@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from export.errors import GrowError
+from core.errors import GrowError
 
 FORMAT_VERSION = 2
 # Version 1 (no feature settings, no trained range, no encoder) still loads: the missing
@@ -52,7 +52,7 @@ class ArtifactMetadata:
     nca_seed_state: list[list[float]]  # [C][K]
     reverb_ir: list[float] | None = None  # at the training rate, or None
     band_layout: str = "linear"
-    # Version 2: every feature setting of the run (export.features.FeatureConfig's fields), so
+    # Version 2: every feature setting of the run (core.features.FeatureConfig's fields), so
     # resynthesis extracts exactly what training saw.
     features: dict[str, Any] = field(default_factory=dict)
     trained_f0_hz: list[float] = field(

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.atomic import atomic_path
+from core.atomic import atomic_path
+from core.errors import TrainingError
+from core.version import __version__
 from export.contract import (
     FORMAT_VERSION,
     INPUT_NAMES,
@@ -19,9 +21,7 @@ from export.contract import (
     OUTPUT_NAMES,
     ArtifactMetadata,
 )
-from export.errors import TrainingError
 from export.step_graph import StepGraph
-from trainer import __version__
 from trainer.checkpoint import load_checkpoint
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.nca import HarmonicNCA, NCAConfig

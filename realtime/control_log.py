@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from export.errors import ParameterError, check_input_file
+from core.errors import ParameterError, check_input_file
 from realtime.engine import ACTIONS
 from realtime.params import SPECS
 from realtime.synth import SEED_RANGE

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import GrowError, ParameterError
 from export.contract import ArtifactMetadata
-from export.errors import GrowError, ParameterError
 from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
 from realtime.params import GROWTH_MODES, ParameterStore, Smoother

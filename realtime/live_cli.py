@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from export.cli_help import command_parser
-from export.errors import ParameterError, run_cli
+from core.cli_help import command_parser
+from core.errors import ParameterError, run_cli
 from realtime.params import SPECS
 from realtime.shared_options import (
     SEED_OPTION_RANGE,
@@ -229,7 +229,7 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.outputs import check_output
+    from core.outputs import check_output
     from realtime.control_log import ControlLogWriter
     from realtime.engine import Engine
     from realtime.midi_input import MidiInput, list_midi_ports

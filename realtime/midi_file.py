@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.errors import ParameterError, check_input_file
+from core.errors import ParameterError, check_input_file
 from realtime.score import Event
 
 BEND_RANGE_SEMITONES = 2.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.engine import Engine
 from realtime.midi_file import BEND_RANGE_SEMITONES
 from realtime.params import SPECS

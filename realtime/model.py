@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import check_input_file
 from export.contract import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, ArtifactError, ArtifactMetadata
-from export.errors import check_input_file
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 

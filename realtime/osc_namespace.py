@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from export.errors import GrowError
+from core.errors import GrowError
 from realtime.osc_wire import OscArg
 from realtime.params import GROWTH_MODES, SPECS
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.engine import Engine
 from realtime.osc_namespace import STATUS_ADDRESS, Clamp, OscValueError, translate
 from realtime.osc_wire import OscFormatError, decode_datagram

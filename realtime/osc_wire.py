@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from export.errors import GrowError
+from core.errors import GrowError
 
 MAX_DATAGRAM = 8192  # bytes; a control message is tens of bytes
 MAX_ADDRESS = 128  # characters

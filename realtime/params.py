@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 
 
 @dataclass(frozen=True)

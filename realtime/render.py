@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from export.errors import ParameterError
-from export.growth import STRATEGIES, stage_mask
+from core.errors import ParameterError
+from core.growth import STRATEGIES, stage_mask
 from realtime.engine import Engine
 from realtime.score import Event
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from export.cli_help import command_parser
+from core.cli_help import command_parser
+from core.errors import GrowError, ParameterError, run_cli
 from export.contract import ArtifactMetadata
-from export.errors import GrowError, ParameterError, run_cli
 from realtime.params import SPECS
 from realtime.shared_options import (
     MIDI_NOTE_RANGE,
@@ -28,7 +28,7 @@ from realtime.shared_options import (
 )
 
 if TYPE_CHECKING:
-    from export.features import Features
+    from core.features import Features
     from realtime.engine import Engine
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
@@ -56,7 +56,7 @@ def demo_model_path() -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from export.growth import STRATEGIES
+    from core.growth import STRATEGIES
 
     p = command_parser(
         "grow-render",
@@ -146,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def input_features(args: argparse.Namespace, meta: ArtifactMetadata) -> Features:
     """Track the input with the extractors and settings the model was trained with."""
-    from export.audio import load_audio
-    from export.features import FeatureConfig, compute_features
+    from core.audio import load_audio
+    from core.features import FeatureConfig, compute_features
 
     audio = load_audio(args.input, sample_rate=meta.sample_rate)
     config = FeatureConfig(**meta.features)  # exactly the settings the model was trained with
@@ -184,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import soundfile as sf
 
-    from export.atomic import atomic_path
-    from export.outputs import check_output
+    from core.atomic import atomic_path
+    from core.outputs import check_output
     from realtime.control_log import file_sha256, read_control_log
     from realtime.engine import SUPPORTED_RATES, Engine
     from realtime.fade import fade_curve

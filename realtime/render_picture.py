@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.atomic import atomic_path
-from export.errors import ParameterError
+from core.atomic import atomic_path
+from core.errors import ParameterError
 from realtime.engine import Engine
 
 

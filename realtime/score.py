@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.errors import ParameterError, check_input_file
+from core.errors import ParameterError, check_input_file
 from realtime.params import SPECS
 
 

@@ -6,7 +6,7 @@ import argparse
 import math
 from collections.abc import Mapping
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.params import GROWTH_MODES, SPECS
 from realtime.synth import SEED_RANGE
 

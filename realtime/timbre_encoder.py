@@ -15,7 +15,7 @@ def has_encoder(meta: ArtifactMetadata) -> bool:
 
 
 def encode_timbre(meta: ArtifactMetadata, mfcc: np.ndarray) -> np.ndarray:
-    """mfcc: [T, n_mfcc] float32 frame MFCCs (export.features, the model's settings).
+    """mfcc: [T, n_mfcc] float32 frame MFCCs (core.features, the model's settings).
     Returns z [Z] float32. ArtifactError when the artifact carries no encoder."""
     import onnxruntime as ort
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from export.atomic import write_json
+from core.atomic import write_json
 from trainer.checkpoint import save_checkpoint
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.nca import HarmonicNCA, NCAConfig

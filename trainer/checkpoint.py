@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from export.atomic import atomic_path
-from export.errors import TrainingError
+from core.atomic import atomic_path
+from core.errors import TrainingError
 
 CHECKPOINT_FORMAT = 1
 

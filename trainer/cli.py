@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from export.cli_help import command_parser
-from export.errors import ParameterError, TrainingError, run_cli
-from export.features import F0_TRACKERS, silence_features
+from core.cli_help import command_parser
+from core.errors import ParameterError, TrainingError, run_cli
+from core.features import F0_TRACKERS, silence_features
 from trainer.models.presets import LEVEL_MODES, PRESETS
 
 if TYPE_CHECKING:
     import torch
 
-    from export.features import FeatureConfig, Features
+    from core.features import FeatureConfig, Features
     from trainer.dataset import SegmentDataset
     from trainer.distributed import DistInfo
     from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
@@ -284,8 +284,8 @@ def resolve_settings(
     args: argparse.Namespace, stored: dict[str, Any] | None
 ) -> tuple[list[Path], FeatureConfig, TrainConfig]:
     """Files and settings: from the stored run when resuming, else from the command line."""
-    from export.audio import find_audio_files
-    from export.features import FeatureConfig
+    from core.audio import find_audio_files
+    from core.features import FeatureConfig
     from trainer.example import example_audio_path
     from trainer.train import TrainConfig
 
@@ -330,8 +330,8 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
     """Check the run directory, load features (with the cache), build the dataset, store config."""
     import torch
 
-    from export.atomic import remove_stale_temporaries, write_json
-    from trainer import __version__
+    from core.atomic import remove_stale_temporaries, write_json
+    from core.version import __version__
     from trainer.dataset import SegmentDataset
     from trainer.feature_cache import default_cache_dir, load_all_features
     from trainer.models.ddsp import ModelConfig
@@ -624,7 +624,7 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
     """Train the harmonic NCA on the frozen DDSP model; write its report."""
     import torch
 
-    from export.atomic import write_json
+    from core.atomic import write_json
     from trainer.checkpoint import load_checkpoint
     from trainer.models.ddsp import count_parameters
     from trainer.models.nca import HarmonicNCA

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.errors import AudioFileError, ParameterError
-from export.features import Features
+from core.errors import AudioFileError, ParameterError
+from core.features import Features
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class SegmentDataset:
         sources: list[str] | None = None,
     ) -> None:
         """frame_rate: control frames per second (for messages in seconds). silence: the
-        features of one segment of digital silence (export.features.silence_features), which
+        features of one segment of digital silence (core.features.silence_features), which
         `sample` can mix in. sources: each file as the user named it, for messages (default:
         `names`)."""
         self.silence = silence

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,19 @@ import numpy as np
 import torch
 from torch import nn
 
+# Reassociation and contraction, but not "no NaN / no inf": a NaN that reaches a loop must come
+# out as NaN (the trainer's non-finite guard then skips that step), and tanh is written
+# through exp, which overflows to inf on purpose. error_model="numpy":
+# division follows IEEE, without Python's zero checks (which fastmath turns against NaN).
+# Written out in each kernel's own file: numba's cache is keyed on that file's source.
+JIT_OPTIONS = {
+    "cache": True,
+    "fastmath": {"nsz", "arcp", "contract", "reassoc"},
+    "error_model": "numpy",
+}
 
-@numba.njit(cache=True, fastmath=True)
+
+@numba.njit(**JIT_OPTIONS)
 def _forward_loop(
     gi: np.ndarray,
     w_hh_t: np.ndarray,
@@ -61,7 +72,7 @@ def _forward_loop(
                 hn[t, b, j] = h_new
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(**JIT_OPTIONS)
 def _backward_loop(
     d_out: np.ndarray,
     hs: np.ndarray,
@@ -75,6 +86,7 @@ def _backward_loop(
     """d_out: [T, B, H] gradient of the outputs; w_hh: [3H, H]. Writes d_gi [T, B, 3H]
     (gradient of the input projections), d_gh [T, B, 3H] (of h W_hh + b_hh) and d_h0 [B, H]."""
     n_frames, batch, hidden = d_out.shape
+    one = np.float32(1.0)
     carry = np.zeros((batch, hidden), np.float32)  # dL/dh_t from the later frames
     through = np.empty((batch, hidden), np.float32)
     for t in range(n_frames - 1, -1, -1):
@@ -84,9 +96,9 @@ def _backward_loop(
                 r = gates[t, b, j]
                 z = gates[t, b, hidden + j]
                 n = gates[t, b, 2 * hidden + j]
-                dn = dh * (1.0 - z) * (1.0 - n * n)
-                dz = dh * (hs[t, b, j] - n) * z * (1.0 - z)
-                dr = dn * hn[t, b, j] * r * (1.0 - r)
+                dn = dh * (one - z) * (one - n * n)
+                dz = dh * (hs[t, b, j] - n) * z * (one - z)
+                dr = dn * hn[t, b, j] * r * (one - r)
                 d_gi[t, b, j] = dr
                 d_gi[t, b, hidden + j] = dz
                 d_gi[t, b, 2 * hidden + j] = dn
@@ -129,11 +141,13 @@ class _Recurrence(torch.autograd.Function):
         return torch.from_numpy(hs[1:]).transpose(0, 1)  # [B, T, H]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the loops have no graph of their own
     def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, d_out: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         (w_hh,) = ctx.saved_tensors  # type: ignore[attr-defined]
         hs, gates, hn = ctx.arrays  # type: ignore[attr-defined]
+        del ctx.arrays  # type: ignore[attr-defined]  # freed now, not when the outputs are
         n_frames, batch, hidden = hn.shape
         d_gi = np.empty((n_frames, batch, 3 * hidden), np.float32)
         d_gh = np.empty_like(d_gi)
@@ -165,12 +179,17 @@ class _Recurrence(torch.autograd.Function):
 FAST_MAX_HIDDEN = 256
 
 
-def takes_fast_path(gru: nn.GRU, x: torch.Tensor) -> bool:
+def takes_fast_path(gru: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None) -> bool:
     """Whether gru_sequence computes with the compiled loops: training on the CPU in float32,
     batch first, no dropout or bidirectionality, gradients on (so never inside export or eval),
-    hidden size at most FAST_MAX_HIDDEN."""
+    hidden size at most FAST_MAX_HIDDEN, x [B, T, I] and h0 None or [L, B, H] (anything else
+    goes to nn.GRU, which names the problem)."""
+    expected_h0 = (gru.num_layers, x.shape[0], gru.hidden_size) if x.dim() == 3 else None
     return (
-        gru.training
+        x.dim() == 3
+        and x.shape[1] > 0
+        and (h0 is None or tuple(h0.shape) == expected_h0)
+        and gru.training
         and gru.hidden_size <= FAST_MAX_HIDDEN
         and torch.is_grad_enabled()
         and x.device.type == "cpu"
@@ -189,7 +208,7 @@ def gru_sequence(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Same as `gru(x, h0)` (batch first): x [B, T, I], h0 [L, B, H] or None (zeros).
     Returns (outputs of the last layer [B, T, H], final state [L, B, H])."""
-    if not takes_fast_path(gru, x):
+    if not takes_fast_path(gru, x, h0):
         return gru(x, h0)
     if h0 is None:
         h0 = x.new_zeros(gru.num_layers, x.shape[0], gru.hidden_size)

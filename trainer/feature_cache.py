@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from export.atomic import atomic_path
-from export.audio import load_audio
-from export.errors import AudioFileError
-from export.features import FeatureConfig, Features, compute_features
+from core.atomic import atomic_path
+from core.audio import load_audio
+from core.errors import AudioFileError
+from core.features import FeatureConfig, Features, compute_features
+from trainer.crepe_f0 import track_f0_crepe
 
 CACHE_FORMAT = 1
 
@@ -53,7 +54,7 @@ def load_features(path: Path, config: FeatureConfig, cache_dir: Path | None) -> 
             return hit
     audio = load_audio(path, sample_rate=config.sample_rate)
     try:
-        features = compute_features(audio, config)
+        features = compute_features(audio, config, crepe=track_f0_crepe)
     except AudioFileError as err:
         raise AudioFileError(f"{path}: {err}") from None
     if cached is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from export.errors import TrainingError
+from core.errors import TrainingError
 
 
 class NonFiniteGuard:

@@ -1,6 +1,6 @@
 """The A-weighted level of the synth's controls, computed from the controls themselves.
 
-`export.features.a_weighted_loudness` measures a frame's level as its A-weighted mean square.
+`core.features.a_weighted_loudness` measures a frame's level as its A-weighted mean square.
 For the synth's two parts that mean square is known before any audio exists:
 
 - harmonic k with amplitude a_k at k * f0 contributes a_k² / 2 * W(k * f0);

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from export.features import FeatureConfig, Features, a_weighted_loudness, track_f0
+from core.features import FeatureConfig, Features, a_weighted_loudness, track_f0
+from trainer.crepe_f0 import track_f0_crepe
 from trainer.losses import multiscale_spectral_loss
 
 METRIC_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
@@ -42,7 +43,7 @@ def reconstruction_metrics(
     """All metrics of `pred` [n] float32 against the original slice `target` (same length)."""
     n_frames = target.n_frames
     loud = a_weighted_loudness(pred, sample_rate=config.sample_rate, hop=config.hop)[:n_frames]
-    f0_pred, voiced_pred = track_f0(pred, config)
+    f0_pred, voiced_pred = track_f0(pred, config, crepe=track_f0_crepe)
     f0_pred, voiced_pred = f0_pred[:n_frames], voiced_pred[:n_frames]
     both = target.voiced & voiced_pred & np.isfinite(f0_pred)
     cents = np.full(n_frames, np.inf)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.atomic import write_json
-from export.features import Features
-from export.growth import FIXED_STRATEGIES, stage_mask
+from core.atomic import write_json
+from core.features import Features
+from core.growth import FIXED_STRATEGIES, stage_mask
 from trainer.dataset import SegmentDataset
 from trainer.metrics import spectral_distance
 from trainer.models.ddsp import DDSPAutoencoder

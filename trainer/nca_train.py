@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.errors import ParameterError
-from trainer import __version__
+from core.errors import ParameterError
+from core.version import __version__
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.dataset import SegmentDataset
 from trainer.guard import NonFiniteGuard

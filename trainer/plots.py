@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.atomic import atomic_path
+from core.atomic import atomic_path
 
 
 def _figure(rows: int, *, width: float = 10.0, height: float = 3.0):  # type: ignore[no-untyped-def]

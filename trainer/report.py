@@ -9,8 +9,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from export.atomic import atomic_path, write_json
-from export.features import FeatureConfig, Features
+from core.atomic import atomic_path, write_json
+from core.features import FeatureConfig, Features
 from trainer.dataset import SegmentDataset
 from trainer.metrics import reconstruction_metrics
 from trainer.models.ddsp import DDSPAutoencoder, Synthesis

@@ -17,8 +17,18 @@ import numba
 import numpy as np
 import torch
 
+# Reassociation and contraction, but not "no NaN / no inf": a NaN that reaches a loop must come
+# out as NaN (the trainer's non-finite guard then skips that step). error_model="numpy":
+# division follows IEEE, without Python's zero checks (which fastmath turns against NaN).
+# Written out in each kernel's own file: numba's cache is keyed on that file's source.
+JIT_OPTIONS = {
+    "cache": True,
+    "fastmath": {"nsz", "arcp", "contract", "reassoc"},
+    "error_model": "numpy",
+}
 
-@numba.njit(cache=True, fastmath=True)
+
+@numba.njit(**JIT_OPTIONS)
 def _distance_and_gradient(
     spec: np.ndarray,
     target: np.ndarray,
@@ -33,7 +43,7 @@ def _distance_and_gradient(
     w = np.float32(log_weight)
     e = np.float32(eps)
     one = np.float32(1.0)
-    tiny = np.float32(1e-30)
+    zero = np.float32(0.0)
     scale = np.float32(1.0 / n_bins)
     for b in range(batch):
         lin = 0.0
@@ -41,14 +51,17 @@ def _distance_and_gradient(
         for m in range(n_bins):
             re = spec[b, m, 0]
             im = spec[b, m, 1]
-            s = np.sqrt(re * re + im * im)
+            # |X| in float64: re² + im² underflows in float32 below |X| ~ 1e-19.
+            s = np.float32(np.sqrt(np.float64(re) * re + np.float64(im) * im))
             t = np.sqrt(target[b, m, 0] * target[b, m, 0] + target[b, m, 1] * target[b, m, 1])
             d = s - t
             lin += abs(d)
             log += abs(np.log((s + e) / (t + e)))
             # log is increasing, so the log term's sign is d's: its derivative needs no log.
             # dL/dS = sign(d) (1 + w / (S + eps)) / M, and dS/dX = X / S (0 at X = 0).
-            h = np.sign(d) * (one + w / (s + e)) * scale / max(s, tiny)
+            h = zero
+            if s > zero:
+                h = np.sign(d) * (one + w / (s + e)) * scale / s
             grad[b, m, 0] = re * h
             grad[b, m, 1] = im * h
         loss[b] = (lin + log_weight * log) / n_bins
@@ -86,10 +99,12 @@ class _FastDistance(torch.autograd.Function):
         return torch.from_numpy(loss)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the pass has no graph of its own
     def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, d_loss: torch.Tensor
     ) -> tuple[torch.Tensor, None, None, None]:
         grad = ctx.grad  # type: ignore[attr-defined]
+        del ctx.grad  # type: ignore[attr-defined]
         return grad * d_loss[:, None, None], None, None, None
 
 
@@ -105,6 +120,7 @@ def spectral_distance(
         and spec.requires_grad
         and spec.device.type == "cpu"
         and spec.dtype == target.dtype == torch.complex64
+        and spec.shape == target.shape
     )
     if fast:
         result: torch.Tensor = _FastDistance.apply(spec, target, log_weight, eps)

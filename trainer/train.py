@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from export.errors import ParameterError
-from trainer import __version__
+from core.errors import ParameterError
+from core.version import __version__
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.dataset import Batch, SegmentDataset
 from trainer.distributed import DistInfo, any_rank

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.cli_help import HelpFormatter
 from export.cli import build_parser as export_parser
-from export.cli_help import HelpFormatter
 from realtime.live_cli import build_parser as live_parser
 from realtime.render_cli import build_parser as render_parser
 from trainer.cli import build_parser as train_parser

@@ -22,9 +22,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from export.audio import load_audio
+from core.audio import load_audio
+from core.features import FeatureConfig, a_weighted_loudness, compute_features
 from export.contract import METADATA_KEY
-from export.features import FeatureConfig, a_weighted_loudness, compute_features
 from export.onnx_export import load_run
 from realtime import render_cli
 from realtime.model import load_model

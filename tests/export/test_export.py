@@ -11,8 +11,8 @@ from pathlib import Path
 import onnx
 import pytest
 
+from core.features import FeatureConfig
 from export.contract import FORMAT_VERSION, METADATA_KEY, ArtifactError, ArtifactMetadata
-from export.features import FeatureConfig
 from export.onnx_export import build_metadata, load_run
 from export.step_graph import StepGraph
 from export.verify import TOLERANCE, compare

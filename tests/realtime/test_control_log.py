@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.control_log import ControlLogWriter, read_control_log
 from realtime.engine import Engine
 from realtime.model import LoadedModel

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.engine import Engine
 from realtime.model import LoadedModel
 from realtime.render import grow_events, render

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.engine import Engine
 from realtime.gate import HYSTERESIS_DB, LoudnessGate
 from realtime.model import LoadedModel

@@ -7,7 +7,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.midi_file import parse_midi_file
 
 

@@ -17,7 +17,7 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.engine import Engine
 from realtime.model import LoadedModel
 from realtime.osc_server import OscServer, parse_allow_list

@@ -12,7 +12,7 @@ import mido
 import numpy as np
 import pytest
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from realtime.controller_layout import layout_path, render_layout
 from realtime.engine import Engine
 from realtime.midi_input import MidiInput, midi_control

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export.errors import AudioFileError
-from export.features import Features
+from core.errors import AudioFileError
+from core.features import Features
 from trainer.dataset import SegmentDataset
 
 HOP = 10
@@ -93,7 +93,7 @@ def test_silence_segments_are_mixed_in_at_the_asked_rate() -> None:
 
 
 def test_silence_features_are_what_the_extractors_read_from_zeros() -> None:
-    from export.features import FeatureConfig, silence_features
+    from core.features import FeatureConfig, silence_features
 
     config = FeatureConfig()
     loudness, mfcc = silence_features(50, config)

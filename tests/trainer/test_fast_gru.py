@@ -48,7 +48,37 @@ def test_saturated_gates_stay_exact() -> None:
     assert torch.isfinite(fast_out).all()
     torch.testing.assert_close(fast_out, ref_out, rtol=1e-5, atol=1e-6)
     (grad,) = torch.autograd.grad(fast_out.sum(), [x])
+    (ref_grad,) = torch.autograd.grad(ref_out.sum(), [x])
     assert torch.isfinite(grad).all()
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_a_nan_comes_out_as_nan() -> None:
+    """The trainer's non-finite guard must see it (a crash would end the run)."""
+    gru = nn.GRU(4, 8, batch_first=True)
+    x = torch.randn(2, 10, 4)
+    x[1, 3, 0] = float("nan")
+    x.requires_grad_()
+    out, _ = gru_sequence(gru, x)
+    assert torch.isnan(out[1, 3:]).all() and torch.isfinite(out[0]).all()
+    (grad,) = torch.autograd.grad(out[0].sum(), [x])
+    assert torch.isfinite(grad[0]).all()
+
+
+def test_shapes_nn_gru_refuses_are_refused() -> None:
+    gru = nn.GRU(4, 8, batch_first=True)
+    x = torch.randn(2, 10, 4, requires_grad=True)
+    with pytest.raises(RuntimeError, match="hidden"):
+        gru_sequence(gru, x, torch.zeros(1, 1, 8))  # batch 1 state for a batch of 2
+
+
+def test_a_second_derivative_is_refused() -> None:
+    gru = nn.GRU(4, 8, batch_first=True)
+    x = torch.randn(2, 10, 4, requires_grad=True)
+    out, _ = gru_sequence(gru, x)
+    (grad,) = torch.autograd.grad(out.square().sum(), [x], create_graph=True)
+    with pytest.raises(RuntimeError):
+        grad.sum().backward()
 
 
 def test_eval_no_grad_and_other_dtypes_use_nn_gru() -> None:
@@ -65,13 +95,24 @@ def test_eval_no_grad_and_other_dtypes_use_nn_gru() -> None:
 
 def test_a_training_decoder_computes_what_the_exported_one_does() -> None:
     """The decoder in training mode (compiled recurrence) and in eval mode (nn.GRU, what export
-    traces) give the same controls for the same inputs and state."""
+    traces) give the same controls and gradients for the same inputs and state."""
     torch.manual_seed(0)
     decoder = Decoder(decoder_size("tiny"), z_dim=4, n_harmonics=16, n_noise_bands=8)
     f0, loud, z = torch.rand(2, 50), torch.rand(2, 50), torch.randn(2, 4)
     state = 0.1 * torch.randn(1, 2, decoder.size.gru_hidden)
-    train_raw, train_state = decoder(f0, loud, z, state)
+    state.requires_grad_()
+    params = [*decoder.parameters(), state]
+
+    def run() -> tuple[torch.Tensor, torch.Tensor, list]:
+        raw, new_state = decoder(f0, loud, z, state)
+        loss = (raw * torch.linspace(-1, 1, raw.shape[-1])).sum() + new_state.square().sum()
+        return raw, new_state, list(torch.autograd.grad(loss, params))
+
+    assert takes_fast_path(decoder.gru, torch.zeros(2, 50, decoder.size.mlp_width))
+    train_raw, train_state, train_grads = run()
     decoder.eval()
-    eval_raw, eval_state = decoder(f0, loud, z, state)
+    eval_raw, eval_state, eval_grads = run()
     torch.testing.assert_close(train_raw, eval_raw, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(train_state, eval_state, rtol=1e-5, atol=1e-6)
+    for trained, reference in zip(train_grads, eval_grads, strict=True):
+        torch.testing.assert_close(trained, reference, rtol=1e-4, atol=1e-5)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import ParameterError
-from export.features import a_weighted_loudness
+from core.errors import ParameterError
+from core.features import a_weighted_loudness
 from trainer.dsp import filtered_noise, harmonic_synth
 from trainer.level import a_weighting_power, controls_mean_square, noise_gram
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export.features import FeatureConfig, compute_features
+from core.features import FeatureConfig, compute_features
 from tests.conftest import harmonic_tone
 from trainer.metrics import reconstruction_metrics
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from export.features import FeatureConfig, compute_features
-from export.growth import active_harmonics, stage_mask
+from core.features import FeatureConfig, compute_features
+from core.growth import active_harmonics, stage_mask
 from tests.conftest import harmonic_tone
 from trainer.dataset import SegmentDataset
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig, count_parameters

@@ -48,6 +48,35 @@ def test_fast_distance_equals_the_formula_in_float64(log_weight: float) -> None:
     assert (fast_grad[:, 0, :5] == 0).all()
 
 
+def test_tiny_and_non_finite_bins() -> None:
+    """Bins far below float32's square range keep their true gradient; a NaN anywhere gives a
+    NaN loss (the trainer's guard skips the step) instead of an error."""
+    spec = torch.full((1, 3, 4), 1e-23, dtype=torch.complex64).requires_grad_()
+    target = torch.ones(1, 3, 4, dtype=torch.complex64)
+    (grad,) = torch.autograd.grad(spectral_distance(spec, target, log_weight=1.0, eps=1e-5), [spec])
+    spec64 = spec.detach().to(torch.complex128).requires_grad_()
+    reference = spectral_distance(spec64, target.to(torch.complex128), log_weight=1.0, eps=1e-5)
+    (grad64,) = torch.autograd.grad(reference, [spec64])
+    torch.testing.assert_close(grad.to(torch.complex128), grad64, rtol=1e-4, atol=0.0)
+
+    for where in ("spec", "target"):
+        spec = torch.randn(2, 3, 4, dtype=torch.complex64)
+        target = torch.randn(2, 3, 4, dtype=torch.complex64)
+        (spec if where == "spec" else target)[1, 0, 0] = complex(float("nan"), 0.0)
+        loss = spectral_distance(spec.requires_grad_(), target, log_weight=1.0, eps=1e-5)
+        assert torch.isfinite(loss[0]) and torch.isnan(loss[1]), where
+
+
+def test_a_target_of_another_shape_takes_the_formula() -> None:
+    """Broadcasting (one target for a batch) gives what the tensor formula gives."""
+    spec = torch.randn(3, 5, 6, dtype=torch.complex64, requires_grad=True)
+    target = torch.randn(1, 5, 6, dtype=torch.complex64)
+    loss = spectral_distance(spec, target, log_weight=1.0, eps=1e-5)
+    with torch.no_grad():
+        expected = spectral_distance(spec, target.expand(3, 5, 6), log_weight=1.0, eps=1e-5)
+    torch.testing.assert_close(loss, expected)
+
+
 def reference_loss(
     pred: torch.Tensor, target: torch.Tensor, sizes: tuple[int, ...]
 ) -> torch.Tensor:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import TrainingError
-from export.features import FeatureConfig, compute_features, silence_features
+from core.errors import TrainingError
+from core.features import FeatureConfig, compute_features, silence_features
 from tests.conftest import harmonic_tone
 from trainer.checkpoint import load_checkpoint
 from trainer.dataset import SegmentDataset
@@ -130,7 +130,7 @@ def test_mixed_precision_path_keeps_the_synth_in_float32() -> None:
 
 
 def test_cuda_request_without_a_gpu_is_named() -> None:
-    from export.errors import ParameterError
+    from core.errors import ParameterError
     from trainer.distributed import pick_device
 
     if torch.cuda.is_available():

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from trainer.controls import Controls, get_controls, scale_f0, scale_loudness
 from trainer.dsp import fft_convolve, filtered_noise, harmonic_synth
 from trainer.level import noise_gram

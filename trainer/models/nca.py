@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 from trainer.nca import draw_fire, nca_step, seed_state
 
 

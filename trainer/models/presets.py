@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 
 
 @dataclass(frozen=True)

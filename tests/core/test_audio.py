@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from export.audio import find_audio_files, load_audio
-from export.errors import AudioFileError
+from core.audio import find_audio_files, load_audio
+from core.errors import AudioFileError
 from tests.conftest import harmonic_tone
 
 

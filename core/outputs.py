@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 
 
 def check_output(path: Path, *, option: str, suffixes: Sequence[str], force: bool) -> None:

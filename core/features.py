@@ -1,8 +1,9 @@
 """Frame features of a recording: f0 (Hz), A-weighted loudness (dB) and MFCC.
 
-Frame t is centred on sample t * hop. numpy + librosa only (no torch), so that the same extractors
-can serve the live engine's resynthesis path. The f0 tracker is part of the settings and is stored
-with a run, so that later resynthesis uses the same one.
+Frame t is centred on sample t * hop. numpy + librosa only (no torch: CREPE, which needs it,
+comes in from the trainer), so that the same extractors can serve the live engine's resynthesis
+path. The f0 tracker is part of the settings and is stored with a run, so that later
+resynthesis uses the same one.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from export.errors import AudioFileError, ParameterError
+from core.errors import AudioFileError, ParameterError
 
 F0_TRACKERS = ("pyin", "yin", "crepe")
 
@@ -102,11 +104,26 @@ def a_weighted_loudness(
     return level.astype(np.float32)
 
 
-def track_f0(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+# A tracker that needs more than numpy and librosa, passed in by the part that has it:
+# (audio [n] at config.sample_rate, config) -> (f0_hz [1 + n // hop], voiced [same] bool).
+F0Tracker = Callable[[np.ndarray, "FeatureConfig"], tuple[np.ndarray, np.ndarray]]
+
+
+def track_f0(
+    audio: np.ndarray, config: FeatureConfig, *, crepe: F0Tracker | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """f0 in Hz and a voiced flag per frame, with the configured tracker.
 
-    Returns (f0_hz [1 + n // hop] with NaN where unvoiced, voiced [same] bool).
+    Returns (f0_hz [1 + n // hop] with NaN where unvoiced, voiced [same] bool). CREPE needs torch,
+    so it lives in the trainer (trainer/crepe_f0.py) and comes in as `crepe`.
     """
+    if config.f0_tracker == "crepe":
+        if crepe is None:
+            raise ParameterError(
+                "f0_tracker='crepe' needs torch and runs only in the trainer (grow-train); "
+                "here use pyin or yin"
+            )
+        return crepe(audio, config)
     import librosa
 
     sr, hop = config.sample_rate, config.hop
@@ -128,42 +145,8 @@ def track_f0(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.n
         level = a_weighted_loudness(audio, sample_rate=sr, hop=hop)[: f0.shape[0]]
         voiced = level > -60.0
         return np.where(voiced, f0, np.nan).astype(np.float32), voiced
-    return _track_f0_crepe(audio, config)
-
-
-def _track_f0_crepe(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """CREPE through torchcrepe (optional; its weights ship in its wheel)."""
-    try:
-        import torch
-        import torchcrepe
-    except ImportError:
-        raise ParameterError(
-            "f0_tracker='crepe' needs torchcrepe: pip install --no-deps torchcrepe resampy"
-        ) from None
-    import librosa
-
-    crepe_rate = 16000
-    audio16 = librosa.resample(audio, orig_sr=config.sample_rate, target_sr=crepe_rate)
-    hop16 = config.hop * crepe_rate / config.sample_rate
-    if hop16 != int(hop16):
-        raise ParameterError(
-            f"hop={config.hop} at {config.sample_rate} Hz is not a whole number of samples at "
-            "CREPE's 16 kHz"
-        )
-    f0, periodicity = torchcrepe.predict(
-        torch.from_numpy(audio16)[None],
-        crepe_rate,
-        int(hop16),
-        config.f0_min_hz,
-        config.f0_max_hz,
-        model="full",
-        return_periodicity=True,
-        batch_size=512,
-        device="cpu",
-    )
-    f0_np = f0[0].numpy().astype(np.float32)
-    voiced = periodicity[0].numpy() > 0.5
-    return np.where(voiced, f0_np, np.nan).astype(np.float32), voiced
+    choices = ", ".join(F0_TRACKERS)
+    raise ParameterError(f"f0_tracker={config.f0_tracker!r} must be one of {choices}")
 
 
 def fill_unvoiced(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
@@ -179,15 +162,17 @@ def fill_unvoiced(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     return np.exp(log_f0).astype(np.float32)
 
 
-def compute_features(audio: np.ndarray, config: FeatureConfig) -> Features:
-    """All frame features of mono `audio` [n] at config.sample_rate.
+def compute_features(
+    audio: np.ndarray, config: FeatureConfig, *, crepe: F0Tracker | None = None
+) -> Features:
+    """All frame features of mono `audio` [n] at config.sample_rate (crepe: as in track_f0).
 
     The audio is cut to a whole number of frames T = n // hop.
     """
 
     n_frames = audio.shape[0] // config.hop
     audio = np.ascontiguousarray(audio[: n_frames * config.hop], dtype=np.float32)
-    f0, voiced = track_f0(audio, config)
+    f0, voiced = track_f0(audio, config, crepe=crepe)
     loudness = a_weighted_loudness(
         audio, sample_rate=config.sample_rate, hop=config.hop, floor_db=config.loudness_floor_db
     )

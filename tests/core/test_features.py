@@ -1,17 +1,13 @@
-"""Features on synthetic tones with known pitch and level, and the feature cache."""
+"""Features on synthetic tones with known pitch and level."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import soundfile as sf
 
-from export.errors import AudioFileError, ParameterError
-from export.features import FeatureConfig, a_weighted_loudness, compute_features, fill_unvoiced
+from core.errors import AudioFileError, ParameterError
+from core.features import FeatureConfig, a_weighted_loudness, compute_features, fill_unvoiced
 from tests.conftest import harmonic_tone
-from trainer.feature_cache import cache_key, load_features
 
 SR, HOP = 24000, 240
 
@@ -94,24 +90,3 @@ def test_fill_unvoiced_interpolates_in_log_frequency() -> None:
 def test_bad_feature_settings_are_named(kwargs: dict, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         FeatureConfig(**kwargs)
-
-
-def test_feature_cache_round_trip_and_keys(tmp_path: Path) -> None:
-    path = tmp_path / "a.wav"
-    sf.write(path, harmonic_tone(220.0, 1.0, sample_rate=SR), SR)
-    config = FeatureConfig(f0_tracker="yin")
-    cache = tmp_path / "cache"
-    first = load_features(path, config, cache)
-    entries = list(cache.glob("*.npz"))
-    assert len(entries) == 1
-    again = load_features(path, config, cache)
-    np.testing.assert_array_equal(first.f0_hz, again.f0_hz)
-    # another setting or other content gives another key
-    assert cache_key(path, FeatureConfig(f0_tracker="pyin")) != cache_key(path, config)
-    sf.write(path, harmonic_tone(330.0, 1.0, sample_rate=SR), SR)
-    assert cache_key(path, config) != entries[0].stem
-    # a corrupt cache entry is recomputed, not trusted
-    entries[0].write_bytes(b"garbage")
-    sf.write(path, harmonic_tone(220.0, 1.0, sample_rate=SR), SR)
-    recomputed = load_features(path, config, cache)
-    np.testing.assert_array_equal(first.f0_hz, recomputed.f0_hz)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 
 STRATEGIES = ("nca", "linear", "exponential", "fibonacci")
 FIXED_STRATEGIES = STRATEGIES[1:]

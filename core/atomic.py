@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from export.errors import ParameterError
+from core.errors import ParameterError
 
 TMP_MARK = ".tmp-"
 

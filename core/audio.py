@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from export.errors import AudioFileError, check_input_file
+from core.errors import AudioFileError, check_input_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".w64", ".caf")
 SILENCE_PEAK_DBFS = -60.0
