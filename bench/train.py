@@ -1,8 +1,9 @@
 """Training throughput: audio-seconds trained per wall-clock second, per decoder preset.
 
 Beside the project's loop (batch 8 x 1 s segments, the default loss) it times, in the same run, a
-naive seed-style loop: batch 1, the whole file every step, 4 FFT scales, and the straightforward
-oscillator bank (upsample every harmonic's amplitude to audio rate, multiply, sum). Prints a table.
+naive seed-style loop: batch 1, the whole file every step, 4 FFT scales, the straightforward
+oscillator bank (upsample every harmonic's amplitude to audio rate, multiply, sum) and nn.GRU as
+it comes (not the trainer's compiled recurrence). Prints a table.
 
     python -m bench.train [--steps 12] [--threads 2]
     python -m bench.train --profile tiny   # where a step of the project's loop spends its time
@@ -95,13 +96,15 @@ def profile_loop(features: Features, preset: str, steps: int) -> None:
 
 
 def naive_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
-    """Batch 1, whole file per step, 4 FFT scales, naive oscillator bank."""
+    """Batch 1, whole file per step, 4 FFT scales, naive oscillator bank, nn.GRU."""
     cfg = ModelConfig(
         preset=preset,
         loudness_mean=float(features.loudness_db.mean()),
         loudness_std=float(features.loudness_db.std()),
     )
-    model = DDSPAutoencoder(cfg)
+    # Eval mode: nn.GRU as it comes, not the trainer's compiled recurrence (the seeds had none);
+    # the modules have no dropout or batch statistics, so the function is the same.
+    model = DDSPAutoencoder(cfg).eval()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     f0 = torch.from_numpy(features.f0_hz)[None]
     loud = torch.from_numpy(features.loudness_db)[None]
