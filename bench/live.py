@@ -66,6 +66,7 @@ def stop_jack(jack: subprocess.Popen) -> None:
 def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
     """A fresh PortAudio, the demo model's engine with a note held, its OSC server running and
     a player (not started yet): (engine, server, player)."""
+    from realtime.commands import NoteOn
     from realtime.engine import Engine
     from realtime.model import load_model
     from realtime.osc_server import OscServer
@@ -74,7 +75,7 @@ def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
 
     reinitialise(sd)
     engine = Engine(load_model(demo_model_path()), sample_rate=RATE)
-    engine.apply("note_on", (57.0, 1.0))
+    engine.apply(NoteOn(57.0, 1.0))
     server = OscServer(engine, port=0)
     server.start()
     return engine, server, LivePlayer(engine, blocksize=block, compute=mode)
@@ -100,11 +101,12 @@ def busy(stop: Any) -> None:
 def play(block: int, mode: str, condition: str, seconds: float) -> dict[str, float]:
     import sounddevice as sd
 
+    from realtime.commands import SetParam
     from realtime.live_cli import choose_device
     from realtime.player import StreamOptions
 
     engine, server, player = playing_setup(sd, block, mode)
-    engine.apply("nca_rate", (8.0,))
+    engine.apply(SetParam("nca_rate", 8.0))
     stop = multiprocessing.Event()
     helper = None
     if condition == "OSC flood":
@@ -148,11 +150,12 @@ def control_latency(block: int, mode: str, changes: int = 40) -> tuple[float, fl
     import sounddevice as sd
     from pythonosc.udp_client import SimpleUDPClient
 
+    from realtime.commands import Command
     from realtime.live_cli import choose_device
     from realtime.player import StreamOptions
 
     engine, server, player = playing_setup(sd, block, mode)
-    recorder: deque[tuple[int, str, tuple]] = deque()
+    recorder: deque[tuple[int, Command]] = deque()
     engine.recorder = recorder
     player.start(StreamOptions(device=choose_device(sd, None, "jack"), latency="low"))
     client = SimpleUDPClient("127.0.0.1", server.port)
@@ -167,7 +170,7 @@ def control_latency(block: int, mode: str, changes: int = 40) -> tuple[float, fl
         deadline = time.monotonic() + 1.0
         while not recorder and time.monotonic() < deadline:
             time.sleep(0.0005)
-        position, _, _ = recorder.popleft()
+        position, _ = recorder.popleft()
         delays.append((position - playing) / RATE)  # both are absolute stream positions
     device = float(player.stream.latency)
     player.stop()

@@ -23,6 +23,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from realtime.commands import NoteOn  # noqa: E402
 from realtime.engine import Engine  # noqa: E402
 from realtime.model import load_model  # noqa: E402
 from realtime.render_cli import demo_model_path  # noqa: E402
@@ -41,7 +42,7 @@ def x_realtime(seconds_of_audio: float, wall: float) -> float:
 def engine_speed(model, rate: int, block: int, seconds: float) -> float:  # type: ignore[no-untyped-def]
     engine = Engine(model, sample_rate=rate)
     engine.params.set("mask_blend", 0.5)
-    engine.note_on(57.0)
+    engine.apply(NoteOn(57.0))
     engine.process(rate // 10)  # warm up
     n_blocks = int(seconds * rate / block)
     start = time.perf_counter()
@@ -54,7 +55,7 @@ def part_costs(model, rate: int, frames: int = 300) -> dict[str, float]:  # type
     """Seconds per control frame of each part."""
     meta = model.meta
     engine = Engine(model, sample_rate=rate)
-    engine.note_on(69.0)
+    engine.apply(NoteOn(69.0))
     engine.process(rate // 10)
     voice, hop = engine.voice, engine.hop_max()
     feeds = {

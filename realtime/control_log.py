@@ -10,8 +10,9 @@ footer written when the session stops:
     {"pos": 96000, "action": "note_on", "args": [60.0, 0.8]}
     {"end": 480000, "fade": 960}
 
-`action` is a parameter name (realtime.params) or an engine action (Engine.apply); replaying
-each line with `Engine.apply` before sample `pos` reproduces the live output sample for sample.
+Each line is one command (realtime.commands: `action` is a parameter name or a command's action,
+`args` its arguments); replaying each with `Engine.apply` before sample `pos` reproduces the live
+output sample for sample.
 The footer says how many samples were played and how long the closing fade-out was. A log cut
 short (the player was killed) has no footer: the replay then ends one second after the last
 control. The writer appends to `NAME.partial` and renames it to NAME when the session stops.
@@ -21,18 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 from core.errors import ParameterError, check_input_file
-from realtime.engine import ACTIONS
-from realtime.params import SPECS
+from realtime.commands import Command, command_from
 from realtime.synth import SEED_RANGE
 
 LOG_FORMAT = "timbre-grower-control-log"
@@ -42,8 +39,7 @@ LOG_VERSION = 1
 @dataclass(frozen=True)
 class LoggedControl:
     position: int  # output sample at which it takes effect
-    action: str
-    args: tuple
+    command: Command
 
 
 @dataclass(frozen=True)
@@ -62,10 +58,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _jsonable(args: tuple) -> list[Any]:
-    return [a.tolist() if isinstance(a, np.ndarray) else a for a in args]
 
 
 class ControlLogWriter:
@@ -87,11 +79,11 @@ class ControlLogWriter:
         self._file.write(json.dumps(header) + "\n")
         self.written = 0
 
-    def drain(self, recorder: deque[tuple[int, str, tuple]]) -> None:
+    def drain(self, recorder: deque[tuple[int, Command]]) -> None:
         assert self._file is not None
         while recorder:
-            position, action, args = recorder.popleft()
-            line = {"pos": position, "action": action, "args": _jsonable(args)}
+            position, command = recorder.popleft()
+            line = {"pos": position, "action": command.action, "args": list(command.args())}
             self._file.write(json.dumps(line) + "\n")
             self.written += 1
 
@@ -107,17 +99,15 @@ class ControlLogWriter:
         os.replace(self.partial, self.path)
 
 
-def _check_args(action: str, args: Any, where: str) -> tuple:
+def _command(action: Any, args: Any, where: str) -> Command:
+    if not isinstance(action, str):
+        raise ParameterError(f"{where}: 'action' must be a name")
     if not isinstance(args, list):
         raise ParameterError(f"{where}: 'args' must be a list")
-    for a in args:
-        numbers = a if isinstance(a, list) else [a]
-        for x in numbers:
-            if isinstance(x, float) and not math.isfinite(x):
-                raise ParameterError(f"{where}: argument {x!r} is not finite")
-    if action == "set_mask":
-        return (np.asarray(args[0], np.float32),) if args else ()
-    return tuple(args)
+    try:
+        return command_from(action, args)
+    except ParameterError as err:
+        raise ParameterError(f"{where}: {err}") from None
 
 
 def read_control_log(path: Path) -> ControlLog:
@@ -170,11 +160,7 @@ def read_control_log(path: Path) -> ControlLog:
             raise ParameterError(f"{where}: 'pos' must be a sample position >= 0")
         if controls and position < controls[-1].position:
             raise ParameterError(f"{where}: positions must not go backwards")
-        if action not in ACTIONS and action not in SPECS:
-            raise ParameterError(f"{where}: unknown action {action!r}")
-        controls.append(
-            LoggedControl(position, action, _check_args(action, record.get("args"), where))
-        )
+        controls.append(LoggedControl(position, _command(action, record.get("args"), where)))
     if end is None:
         end = (controls[-1].position if controls else 0) + rate
     return ControlLog(

@@ -16,11 +16,11 @@ its fundamental. Steps asked for with `nca_step` are taken in any mode but "off"
 A silence gate (realtime.gate, threshold `gate_db`) on the loudness control fades the voice to
 exact zero where the input or the control stream is silent.
 
-Controls arrive two ways: `apply(action, args)` carries one out now (offline renders, between
-`process` calls), `post(action, args)` queues it from another thread (OSC, MIDI) and the engine
-applies it when it next computes a control frame. Every control applied from the queue can be
-recorded with the sample position of the segment it took effect in; replaying the record with
-`apply` at those positions reproduces the output exactly.
+Controls are typed commands (realtime.commands) and arrive two ways: `apply(command)` carries one
+out now (offline renders, between `process` calls), `post(command)` queues it from another thread
+(OSC, MIDI) and the engine applies it when it next computes a control frame. Every command applied
+from the queue can be recorded with the sample position of the segment it took effect in;
+replaying the record with `apply` at those positions reproduces the output exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ import numpy as np
 
 from core.errors import GrowError, ParameterError
 from export.contract import ArtifactMetadata
+from realtime.commands import (
+    Command,
+    MorphTimbre,
+    NcaPerturb,
+    NcaReset,
+    NcaStep,
+    NoteOff,
+    NoteOn,
+    SelectTimbre,
+    SetGrowth,
+    SetMask,
+    SetParam,
+)
 from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
 from realtime.params import GROWTH_MODES, ParameterStore, Smoother
@@ -48,10 +61,6 @@ from realtime.synth import (
 from realtime.voice import FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
-# Engine methods that apply() may call; any other action is a parameter name.
-NOTE_ACTIONS = ("note_on", "note_off", "select_timbre", "morph_timbre")
-NCA_ACTIONS = ("nca_reset", "nca_step", "nca_perturb", "set_mask", "set_growth")
-ACTIONS = frozenset(NOTE_ACTIONS) | frozenset(NCA_ACTIONS)
 MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
 INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by the poster)
 
@@ -84,9 +93,9 @@ class Engine:
         self.frame_rate = meta.frame_rate
         self.params = ParameterStore()
         self.smoother = Smoother(self.params, frame_rate=self.frame_rate)
-        self.commands: deque[tuple[str, Any]] = deque()
-        self.inbox: deque[tuple[str, tuple]] = deque()  # posted by other threads
-        self.recorder: deque[tuple[int, str, tuple]] | None = None  # (position, action, args)
+        self.commands: deque[tuple[str, Any]] = deque()  # what the next control frame does
+        self.inbox: deque[Command] = deque()  # posted by other threads
+        self.recorder: deque[tuple[int, Command]] | None = None  # (position, command)
         self.rejected = 0  # posted controls that failed when applied
         self.growth = "free"
         self.set_growth(growth)
@@ -155,95 +164,82 @@ class Engine:
         return self.hop_max()
 
     # -- controls ----------------------------------------------------------------------------------
-    def apply(self, action: str, args: tuple = ()) -> None:
-        """Carry out one control now: a parameter name from realtime.params (args: (value,)) or
-        one of ACTIONS. ParameterError names what is wrong."""
-        try:
-            if action in ACTIONS:
-                getattr(self, action)(*args)
-            else:
-                (value,) = args
-                self.params.set(action, value)
-        except ParameterError:
-            raise
-        except (TypeError, ValueError) as err:  # wrong number or kind of arguments
-            raise ParameterError(f"{action} {list(args)!r}: {err}") from None
+    def apply(self, command: Command) -> None:
+        """Carry out one control now. The command was checked when it was made; what depends on
+        the model (a timbre's name) is checked here. ParameterError names what is wrong."""
+        match command:
+            case SetParam(name=name, value=value):
+                self.params.set(name, value)
+            case NoteOn(note=note, velocity=velocity):
+                self.params.set("pitch_hz", 440.0 * 2 ** ((note - 69.0) / 12.0))
+                self.params.set("velocity", velocity)
+                self.note = float(note)
+                self.commands.append(("gate_on", None))
+            case NoteOff(note=note):
+                if note is None or abs(float(note) - self.note) < 1e-6:
+                    self.commands.append(("gate_off", None))
+            case SelectTimbre(name=name):
+                self.select_timbre(name)
+            case MorphTimbre(a=a, b=b, x=x):
+                for preset in (a, b):
+                    self._check_preset(preset)
+                self.timbre_name = f"{a}>{b} {x:.2f}"
+                self.commands.append(("timbre", (1 - x) * self.presets[a] + x * self.presets[b]))
+            case NcaReset():
+                self.commands.append(("nca_reset", None))
+            case NcaStep(n=n):
+                self.commands.append(("nca_step", int(n)))
+            case NcaPerturb(fraction=fraction):
+                self.commands.append(("nca_perturb", float(fraction)))
+            case SetMask(mask=mask):
+                if len(mask) != self.meta.n_harmonics:
+                    raise ParameterError(
+                        f"a mask of {len(mask)} values for a model of "
+                        f"{self.meta.n_harmonics} harmonics"
+                    )
+                self.commands.append(("set_mask", np.asarray(mask, np.float32)))
+            case SetGrowth(mode=mode):
+                self.set_growth(mode)
+            case _:
+                raise ParameterError(f"{command!r} is not an engine command")
 
-    def post(self, action: str, args: tuple = ()) -> bool:
+    def post(self, command: Command) -> bool:
         """Queue a control from another thread (never blocks); False when the inbox is full."""
         if len(self.inbox) >= INBOX_CAPACITY:
             return False
-        self.inbox.append((action, args))
+        self.inbox.append(command)
         return True
 
     def _drain_inbox(self, frame: int) -> None:
         position = self.position_of(max(frame - 1, 0))
         for _ in range(min(len(self.inbox), MAX_POSTED_PER_FRAME)):
-            action, args = self.inbox.popleft()
+            command = self.inbox.popleft()
             try:
-                self.apply(action, args)
+                self.apply(command)
             except GrowError:
                 self.rejected += 1
                 continue
             if self.recorder is not None:
-                self.recorder.append((position, action, args))
+                self.recorder.append((position, command))
 
-    def note_on(self, note: float, velocity: float = 1.0) -> None:
-        if not (math.isfinite(note) and math.isfinite(velocity)):
-            raise ParameterError(f"note={note}, velocity={velocity} must be finite")
-        self.params.set("pitch_hz", 440.0 * 2 ** ((note - 69.0) / 12.0))
-        self.params.set("velocity", velocity)
-        self.note = float(note)
-        self.commands.append(("gate_on", None))
-
-    def note_off(self, note: float | None = None) -> None:
-        """Release; with a note, only if it is the sounding one (a later note took over)."""
-        if note is None or abs(float(note) - self.note) < 1e-6:
-            self.commands.append(("gate_off", None))
+    def _check_preset(self, name: str) -> None:
+        if name not in self.presets:
+            raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
 
     def select_timbre(self, name: str, *, now: bool = False) -> None:
         """Move to preset `name` (smoothly, from the next frame); with `now`, jump to it at once
         (an offline render's starting timbre, before the first frame)."""
-        if name not in self.presets:
-            raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
+        self._check_preset(name)
         self.timbre_name = name
         if now:
             self.voice.z = self.presets[name].copy()
         self.commands.append(("timbre", self.presets[name]))
-
-    def morph_timbre(self, a: str, b: str, x: float) -> None:
-        for name in (a, b):
-            if name not in self.presets:
-                raise ParameterError(f"unknown timbre {name!r}; presets: {', '.join(self.presets)}")
-        if not math.isfinite(x):
-            raise ParameterError(f"morph position {x!r} must be a finite number in [0, 1]")
-        x = min(max(float(x), 0.0), 1.0)
-        self.timbre_name = f"{a}>{b} {x:.2f}"
-        self.commands.append(("timbre", (1 - x) * self.presets[a] + x * self.presets[b]))
-
-    def nca_reset(self) -> None:
-        self.commands.append(("nca_reset", None))
-
-    def nca_step(self, n: int) -> None:
-        if isinstance(n, float) and not math.isfinite(n):
-            raise ParameterError(f"nca steps {n!r} must be a whole number")
-        self.commands.append(("nca_step", max(0, min(int(n), 10_000))))
-
-    def set_mask(self, mask: np.ndarray) -> None:
-        """Write a mask [K] in [0, 1] straight into the NCA's mask channel (for the fixed growth
-        strategies; set nca_rate to 0 so that the NCA does not change it)."""
-        self.commands.append(("set_mask", np.clip(np.asarray(mask, np.float32), 0.0, 1.0)))
 
     def set_growth(self, mode: str) -> None:
         """Growth mode, one of GROWTH_MODES (see the module docstring); takes effect now."""
         if mode not in GROWTH_MODES:
             raise ParameterError(f"growth {mode!r} must be one of {', '.join(GROWTH_MODES)}")
         self.growth = mode
-
-    def nca_perturb(self, fraction: float) -> None:
-        if not math.isfinite(fraction):
-            raise ParameterError(f"perturb fraction {fraction!r} must be a finite number in [0, 1]")
-        self.commands.append(("nca_perturb", min(max(float(fraction), 0.0), 1.0)))
 
     def _apply_commands(self, frame: int) -> None:
         voice = self.voice

@@ -230,6 +230,7 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from core.outputs import check_output
+    from realtime.commands import SelectTimbre, SetGrowth, SetParam
     from realtime.control_log import ControlLogWriter
     from realtime.engine import Engine
     from realtime.midi_input import MidiInput, list_midi_ports
@@ -283,15 +284,15 @@ def run(args: argparse.Namespace) -> int:
             args.record_osc, sample_rate=rate, seed=args.seed, model_path=model_path
         )
     # Initial settings go through the inbox too, so that a recording replays them.
-    for control in (
-        ("loudness_db", (args.loudness,)),
-        ("gain_db", (args.gain,)),
-        ("nca_rate", (args.nca_rate,)),
-        ("set_growth", (args.growth,)),
-        ("gate_db", (args.gate,)),
-        *([("select_timbre", (args.timbre,))] if args.timbre else []),
+    for command in (
+        SetParam("loudness_db", args.loudness),
+        SetParam("gain_db", args.gain),
+        SetParam("nca_rate", args.nca_rate),
+        SetGrowth(args.growth),
+        SetParam("gate_db", args.gate),
+        *([SelectTimbre(args.timbre)] if args.timbre else []),
     ):
-        engine.post(*control)
+        engine.post(command)
     player = LivePlayer(
         engine,
         blocksize=args.blocksize,

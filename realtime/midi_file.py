@@ -1,9 +1,10 @@
 """Standard MIDI files (format 0 and 1) as score events for `grow-render --score song.mid`.
 
 The engine is monophonic: every channel and track is merged and the latest note wins (a note-off
-releases only the sounding note). Note velocity maps to 0..1, pitch bend to +-2 semitones, the
-tempo map (meta event 0x51) is followed, and SMPTE time division is supported. Everything else
-(controllers, sysex, other meta events) is read past.
+releases only the sounding note). Channel messages map to commands as live MIDI input does
+(realtime.midi_mapping: notes, pitch bend, the mapped controllers); the tempo map (meta event
+0x51) is followed, and SMPTE time division is supported. Everything else (other controllers,
+sysex, other meta events) is read past.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import ParameterError, check_input_file
-from realtime.score import Event
+from realtime.commands import Command
+from realtime.midi_mapping import DATA_BYTES, midi_command
+from realtime.score import Event, order_of
 
-BEND_RANGE_SEMITONES = 2.0
 DEFAULT_TEMPO_US = 500_000  # 120 beats per minute
-DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 
 
 class _Reader:
@@ -42,11 +43,15 @@ class _Reader:
         raise ParameterError(f"{self.where}: variable-length number longer than 4 bytes")
 
 
-def _track_events(track: bytes, where: str) -> list[tuple[int, int, str, tuple]]:
-    """(tick, order, action, args) of one track; action 'tempo' carries microseconds/beat."""
+# One track's events: (tick, order, command), or (tick, 1, microseconds per beat) for a tempo.
+TrackEvent = tuple[int, int, Command | int]
+
+
+def _track_events(track: bytes, where: str) -> list[TrackEvent]:
+    """The events of one track, in file order."""
     r = _Reader(track, where)
     tick, status = 0, 0
-    out: list[tuple[int, int, str, tuple]] = []
+    out: list[TrackEvent] = []
     while r.at < len(track):
         tick += r.varlen()
         first = r.byte()
@@ -56,7 +61,7 @@ def _track_events(track: bytes, where: str) -> list[tuple[int, int, str, tuple]]
             if kind == 0x2F:
                 break
             if kind == 0x51 and length == 3:
-                out.append((tick, 1, "tempo", (int.from_bytes(body, "big"),)))
+                out.append((tick, 1, int.from_bytes(body, "big")))
             continue
         if first in (0xF0, 0xF7):  # sysex
             r.take(r.varlen())
@@ -70,14 +75,11 @@ def _track_events(track: bytes, where: str) -> list[tuple[int, int, str, tuple]]
             raise ParameterError(f"{where}: data byte without a status at byte {r.at - 1}")
         if status & 0xF0 not in DATA_BYTES:
             raise ParameterError(f"{where}: unknown status byte {status:#04x} at byte {r.at}")
-        kind = status & 0xF0
-        if kind == 0x90 and data[1] > 0:
-            out.append((tick, 2, "note_on", (float(data[0]), data[1] / 127.0)))
-        elif kind in (0x80, 0x90):
-            out.append((tick, 0, "note_off", (float(data[0]),)))
-        elif kind == 0xE0:
-            bend = ((data[1] << 7) | data[0]) - 8192
-            out.append((tick, 1, "bend_semitones", (bend / 8192 * BEND_RANGE_SEMITONES,)))
+        if any(d > 127 for d in data):
+            raise ParameterError(f"{where}: data byte above 127 at byte {r.at - 1}")
+        command = midi_command(status, data)
+        if command is not None:
+            out.append((tick, order_of(command), command))
     return out
 
 
@@ -98,7 +100,7 @@ def parse_midi_file(path: Path) -> list[Event]:
     fmt, n_tracks, division = (int.from_bytes(header[i : i + 2], "big") for i in (0, 2, 4))
     if fmt == 2:
         raise ParameterError(f"{path}: MIDI format 2 (independent sequences) is not supported")
-    events: list[tuple[int, int, str, tuple]] = []
+    events: list[TrackEvent] = []
     for index in range(n_tracks):
         if r.at >= len(data):
             raise ParameterError(f"{path}: header announces {n_tracks} tracks, found {index}")
@@ -110,15 +112,15 @@ def parse_midi_file(path: Path) -> list[Event]:
     if division & 0x8000:  # SMPTE: frames per second (negative byte) x ticks per frame
         fps = 256 - (division >> 8)
         seconds_per_tick = 1.0 / ((29.97 if fps == 29 else fps) * (division & 0xFF))
-        return [Event(t * seconds_per_tick, o, a, args) for t, o, a, args in events if a != "tempo"]
+        return [Event(t * seconds_per_tick, o, c) for t, o, c in events if not isinstance(c, int)]
     if division == 0:
         raise ParameterError(f"{path}: time division of 0 ticks per beat")
     out, last_tick, seconds, tempo = [], 0, 0.0, DEFAULT_TEMPO_US
-    for tick, order, action, args in events:
+    for tick, order, event in events:
         seconds += (tick - last_tick) * tempo / 1e6 / division
         last_tick = tick
-        if action == "tempo":
-            tempo = args[0] or DEFAULT_TEMPO_US
+        if isinstance(event, int):  # a tempo change
+            tempo = event or DEFAULT_TEMPO_US
         else:
-            out.append(Event(seconds, order, action, args))
+            out.append(Event(seconds, order, event))
     return out

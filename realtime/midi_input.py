@@ -1,9 +1,7 @@
 """MIDI input for `grow-live` (optional extra `midi`: mido + python-rtmidi).
 
-Mapping (monophonic, every channel): note on/off with velocity (note on at velocity 0 is a note
-off), pitch bend +-2 semitones, CC 11 (expression) and CC 7 (volume) -> loudness -80..0 dB,
-CC 1 (mod wheel) -> mask blend 0..1, CC 74 -> NCA rate 0..100 steps/s, CC 123 (all notes off).
-Messages are translated on mido's input thread and posted to the engine like OSC controls.
+Messages are translated on mido's input thread by the mapping MIDI files share
+(realtime.midi_mapping) and posted to the engine like OSC controls.
 """
 
 from __future__ import annotations
@@ -11,34 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import ParameterError
+from realtime.commands import Command
 from realtime.engine import Engine
-from realtime.midi_file import BEND_RANGE_SEMITONES
-from realtime.params import SPECS
-
-CC_PARAMETERS = {7: "loudness_db", 11: "loudness_db", 1: "mask_blend", 74: "nca_rate"}
-# A pedal's travel over the musically useful part of a range (the loudness control reaches
-# down to the features' -100 dB floor; below -80 dB everything is silence behind the gate).
-CC_RANGES = {"loudness_db": (-80.0, 0.0)}
+from realtime.midi_mapping import midi_command
 
 
-def midi_control(message: Any) -> tuple[str, tuple] | None:
-    """The engine control for one mido message, or None for messages we do not map."""
-    kind = message.type
-    if kind == "note_on" and message.velocity > 0:
-        return "note_on", (float(message.note), message.velocity / 127.0)
-    if kind in ("note_on", "note_off"):
-        return "note_off", (float(message.note),)
-    if kind == "pitchwheel":
-        return "bend_semitones", (message.pitch / 8192 * BEND_RANGE_SEMITONES,)
-    if kind == "control_change":
-        if message.control == 123:
-            return "note_off", ()
-        name = CC_PARAMETERS.get(message.control)
-        if name is not None:
-            spec = SPECS[name]
-            low, high = CC_RANGES.get(name, (spec.low, spec.high))
-            return name, (low + (high - low) * message.value / 127.0,)
-    return None
+def midi_control(message: Any) -> Command | None:
+    """The engine command for one mido message, or None for messages we do not map."""
+    if message.is_meta or message.type == "sysex":
+        return None
+    status, *data = message.bytes()
+    return midi_command(status, data)
 
 
 def _mido() -> Any:
@@ -74,9 +55,9 @@ class MidiInput:
 
     def _on_message(self, message: Any) -> None:
         self.received += 1
-        control = midi_control(message)
-        if control is not None:
-            self.engine.post(*control)
+        command = midi_control(message)
+        if command is not None:
+            self.engine.post(command)
 
     def close(self) -> None:
         self.port.close()

@@ -1,7 +1,7 @@
 """The OSC namespace of ARCHITECTURE.md as a table: address -> argument check -> engine control.
 
-Each route turns the arguments of a decoded message into one engine control (action, args) or
-refuses them with OscValueError naming the problem. Numbers may come as int or float (controller
+Each route turns the arguments of a decoded message into one engine command (realtime.commands)
+or refuses them with OscValueError naming the problem. Numbers may come as int or float (controller
 apps send either); NaN and inf are refused; out-of-range values are clamped (and counted). A
 trigger address also accepts one number, so a controller's button works: 0 (release) is ignored.
 docs/OSC.md is generated from this table (`python -m realtime.osc_docs`).
@@ -13,11 +13,21 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.errors import GrowError
+from core.errors import GrowError, ParameterError
+from realtime.commands import (
+    Command,
+    MorphTimbre,
+    NcaPerturb,
+    NcaReset,
+    NcaStep,
+    NoteOff,
+    NoteOn,
+    SelectTimbre,
+    SetGrowth,
+    SetParam,
+)
 from realtime.osc_wire import OscArg
-from realtime.params import GROWTH_MODES, SPECS
-
-Control = tuple[str, tuple]
+from realtime.params import SPECS
 
 
 class OscValueError(GrowError):
@@ -42,7 +52,7 @@ class Route:
     address: str
     signature: str  # for the docs: "f note [f velocity]"
     doc: str
-    convert: Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Control | None]
+    convert: Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Command | None]
     parameter: str | None = None  # the parameter it sets (unit, range, default, smoothing)
 
 
@@ -63,12 +73,12 @@ def arity(args: tuple[OscArg, ...], low: int, high: int) -> None:
         raise OscValueError(f"takes {expected} arguments, got {len(args)}")
 
 
-def parameter(name: str) -> Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Control]:
+def parameter(name: str) -> Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Command]:
     spec = SPECS[name]
 
-    def convert(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+    def convert(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
         arity(args, 1, 1)
-        return name, (clamp(number(args, 0, spec.unit), spec.low, spec.high),)
+        return SetParam(name, clamp(number(args, 0, spec.unit), spec.low, spec.high))
 
     return convert
 
@@ -77,71 +87,73 @@ def parameter_route(address: str, name: str, signature: str) -> Route:
     return Route(address, signature, SPECS[name].doc, parameter(name), name)
 
 
-def trigger(action: str) -> Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Control | None]:
-    def convert(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control | None:
+def trigger(
+    make: Callable[[], Command],
+) -> Callable[[tuple[OscArg, ...], Sequence[str], Clamp], Command | None]:
+    def convert(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command | None:
         arity(args, 0, 1)
         if args and number(args, 0, "button") == 0.0:
             return None  # a controller button's release
-        return action, ()
+        return make()
 
     return convert
 
 
-def note_on(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def note_on(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 1, 2)
     note = clamp(number(args, 0, "note"), 0.0, 127.0)
     velocity = clamp(number(args, 1, "velocity"), 0.0, 1.0) if len(args) > 1 else 1.0
     if velocity == 0.0:  # as in MIDI (and an on-screen keyboard's key release): note off
-        return "note_off", (note,)
-    return "note_on", (note, velocity)
+        return NoteOff(note)
+    return NoteOn(note, velocity)
 
 
-def note_off(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def note_off(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 0, 1)
-    return "note_off", (number(args, 0, "note"),) if args else ()
+    return NoteOff(number(args, 0, "note")) if args else NoteOff()
 
 
-def timbre(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def timbre(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 1, 1)
     value = args[0]
     if isinstance(value, str):
         if value not in presets:
             raise OscValueError(f"unknown timbre {value!r}")
-        return "select_timbre", (value,)
+        return SelectTimbre(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return "select_timbre", (presets[int(clamp(value, 0, len(presets) - 1))],)
+        return SelectTimbre(presets[int(clamp(value, 0, len(presets) - 1))])
     position = clamp(number(args, 0, "position"), 0.0, 1.0)
-    return "select_timbre", (presets[round(position * (len(presets) - 1))],)
+    return SelectTimbre(presets[round(position * (len(presets) - 1))])
 
 
-def morph(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def morph(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 3, 3)
     a, b = args[0], args[1]
     for name in (a, b):
         if not isinstance(name, str) or name not in presets:
             raise OscValueError(f"unknown timbre {name!r}")
-    return "morph_timbre", (a, b, clamp(number(args, 2, "x"), 0.0, 1.0))
+    return MorphTimbre(str(a), str(b), clamp(number(args, 2, "x"), 0.0, 1.0))
 
 
-def nca_step(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def nca_step(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 0, 1)
     n = number(args, 0, "n") if args else 1.0
     if n != int(n):
         raise OscValueError(f"n={n} must be a whole number of steps")
-    return "nca_step", (int(clamp(n, 0, 1000)),)
+    return NcaStep(int(clamp(n, 0, 1000)))
 
 
-def growth(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def growth(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 1, 1)
     mode = args[0]
-    if mode not in GROWTH_MODES:
-        raise OscValueError(f"growth {mode!r} must be one of {', '.join(GROWTH_MODES)}")
-    return "set_growth", (mode,)
+    if not isinstance(mode, str):
+        raise OscValueError(f"growth must be a mode name, got {type(mode).__name__}")
+    return SetGrowth(mode)
 
 
-def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Control:
+def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
     arity(args, 1, 1)
-    return "nca_perturb", (clamp(number(args, 0, "fraction"), 0.0, 1.0),)
+    return NcaPerturb(clamp(number(args, 0, "fraction"), 0.0, 1.0))
 
 
 STATUS_ADDRESS = "/grow/status"
@@ -188,7 +200,7 @@ ROUTES = {
             "/grow/nca/step", "[i n]", "advance n NCA steps now (default 1, at most 1000)", nca_step
         ),
         Route(
-            "/grow/nca/reset", "[f button]", "reseed: back to the fundamental", trigger("nca_reset")
+            "/grow/nca/reset", "[f button]", "reseed: back to the fundamental", trigger(NcaReset)
         ),
         Route(
             "/grow/nca/perturb",
@@ -211,9 +223,13 @@ ROUTES = {
 
 def translate(
     address: str, args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp
-) -> Control | None:
-    """The engine control for one message; OscValueError if the address or arguments are bad."""
+) -> Command | None:
+    """The engine command for one message; OscValueError if the address or arguments are bad
+    (a command refusing its values counts as bad arguments)."""
     route = ROUTES.get(address)
     if route is None:
         raise OscValueError("unknown address")
-    return route.convert(args, presets, clamp)
+    try:
+        return route.convert(args, presets, clamp)
+    except ParameterError as err:
+        raise OscValueError(str(err)) from None

@@ -166,7 +166,7 @@ class OscServer:
                 continue
             if control is None:
                 continue
-            if not self.engine.post(*control):
+            if not self.engine.post(control):
                 self._reject("engine busy", "<busy>", "engine inbox full: OSC control dropped")
                 continue
             self.accepted += 1

@@ -12,6 +12,7 @@ import numpy as np
 
 from core.errors import ParameterError
 from core.growth import STRATEGIES, stage_mask
+from realtime.commands import NcaReset, NcaStep, NoteOff, NoteOn, SetMask, SetParam
 from realtime.engine import Engine
 from realtime.score import Event
 
@@ -37,7 +38,7 @@ def render(
     pos, i = 0, 0
     while pos < total:
         while i < len(queue) and round(queue[i].time_s * engine.sample_rate) <= pos:
-            engine.apply(queue[i].action, queue[i].args)
+            engine.apply(queue[i].command)
             i += 1
         limit = total
         if i < len(queue):
@@ -88,20 +89,20 @@ def start_input(
     shift = 2.0 ** (pitch_shift / 12.0)
     floor = float(engine.meta.features["loudness_floor_db"])
 
-    def controls(t: int) -> list[tuple[str, tuple]]:
+    def controls(t: int) -> list[SetParam]:
         loud = min(0.0, float(loudness_db[t]) + loudness_offset)
         if digital_silence is not None and not digital_silence[t]:
             loud = max(loud, floor + FLOOR_MARGIN_DB)
-        return [("pitch_hz", (float(f0_hz[t]) * shift,)), ("loudness_db", (loud,))]
+        return [SetParam("pitch_hz", float(f0_hz[t]) * shift), SetParam("loudness_db", loud)]
 
-    engine.apply("note_on", (69.0, 1.0))
-    for action, args in controls(0):
-        engine.apply(action, args)
+    engine.apply(NoteOn(69.0))
+    for command in controls(0):
+        engine.apply(command)
     engine.start()
     events = [
-        Event((t - 1) / frame_rate, 1, action, args)
+        Event((t - 1) / frame_rate, 1, command)
         for t in range(1, len(f0_hz))
-        for action, args in controls(t)
+        for command in controls(t)
     ]
     return events, len(f0_hz) / frame_rate
 
@@ -128,18 +129,18 @@ def grow_events(
         raise ParameterError(f"--grow {strategy!r} must be one of {', '.join(STRATEGIES)}")
     if stages < 2 or stage_s <= 0 or gap_s < 0:
         raise ParameterError("stages must be >= 2, stage duration > 0 and silence >= 0")
-    events = [Event(0.0, 1, "nca_rate", (0.0,)), Event(0.0, 1, "nca_reset", ())]
+    events = [Event(0.0, 1, SetParam("nca_rate", 0.0)), Event(0.0, 1, NcaReset())]
     done = 0
     for s in range(stages):
         start = s * (stage_s + gap_s)
         if strategy == "nca":
             target = round(s * grow_steps / (stages - 1))
             if target > done:
-                events.append(Event(max(0.0, start - gap_s), 1, "nca_step", (target - done,)))
+                events.append(Event(max(0.0, start - gap_s), 1, NcaStep(target - done)))
                 done = target
         else:
             mask = stage_mask(strategy, s, stages, n_harmonics)
-            events.append(Event(start, 1, "set_mask", (mask,)))
-        events.append(Event(start, 2, "note_on", (note, velocity)))
-        events.append(Event(start + max(stage_s - release_s, 0.01), 0, "note_off", ()))
+            events.append(Event(start, 1, SetMask.of(mask)))
+        events.append(Event(start, 2, NoteOn(note, velocity)))
+        events.append(Event(start + max(stage_s - release_s, 0.01), 0, NoteOff()))
     return events, stages * (stage_s + gap_s)

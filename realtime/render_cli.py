@@ -186,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.atomic import atomic_path
     from core.outputs import check_output
+    from realtime.commands import NoteOn
     from realtime.control_log import file_sha256, read_control_log
     from realtime.engine import SUPPORTED_RATES, Engine
     from realtime.fade import fade_curve
@@ -244,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             warnings.warn(
                 f"{args.osc_log} was recorded with another model than {model_path}", stacklevel=1
             )
-        events = [Event(c.position / log.sample_rate, 1, c.action, c.args) for c in log.controls]
+        events = [Event(c.position / log.sample_rate, 1, c.command) for c in log.controls]
         seconds = log.end / log.sample_rate
     elif args.grow:
         events, seconds = grow_events(
@@ -265,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
             if is_midi
             else parse_json_score(args.score, presets=engine.preset_names)
         )
-        if not any(e.action == "note_on" for e in events):
+        if not any(isinstance(e.command, NoteOn) for e in events):
             raise ParameterError(f"{args.score}: the score holds no notes")
         seconds = max((e.time_s for e in events), default=0.0) + args.tail
         if seconds > MAX_SECONDS:

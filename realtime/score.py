@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ParameterError, check_input_file
+from realtime.commands import Command, NoteOff, NoteOn, SelectTimbre, SetParam
 from realtime.params import SPECS
 
 
@@ -22,11 +23,18 @@ from realtime.params import SPECS
 class Event:
     time_s: float
     order: int  # ties: note-offs (0) before settings (1) before note-ons (2)
-    action: str
-    args: tuple
+    command: Command
 
     def sort_key(self) -> tuple[float, int]:
         return (self.time_s, self.order)
+
+
+def order_of(command: Command) -> int:
+    """Where a command goes among others at the same time: note-offs first, note-ons last, so
+    that a note ending where the next begins releases before the next one starts."""
+    if isinstance(command, NoteOff):
+        return 0
+    return 2 if isinstance(command, NoteOn) else 1
 
 
 MAX_SECONDS = 3600.0  # a render is held in memory whole: an hour at 48 kHz is 0.7 GB
@@ -95,16 +103,16 @@ def parse_json_score(path: Path, presets: Collection[str] | None = None) -> list
         duration = _number(str(path), note, "duration", i)
         if "loudness_db" in note:
             loud = _number(str(path), note, "loudness_db", i)
-            events.append(Event(start, 1, "loudness_db", (loud,)))
+            events.append(Event(start, 1, SetParam("loudness_db", loud)))
         if "timbre" in note:
             if presets is not None and str(note["timbre"]) not in presets:
                 raise ParameterError(
                     f"{path}: note {i}: unknown timbre {note['timbre']!r}; presets: "
                     f"{', '.join(presets)}"
                 )
-            events.append(Event(start, 1, "select_timbre", (str(note["timbre"]),)))
+            events.append(Event(start, 1, SelectTimbre(str(note["timbre"]))))
         pitch = _number(str(path), note, "note", i)
         velocity = _number(str(path), note, "velocity", i, 1.0)
-        events.append(Event(start, 2, "note_on", (pitch, velocity)))
-        events.append(Event(start + duration, 0, "note_off", ()))
+        events.append(Event(start, 2, NoteOn(pitch, velocity)))
+        events.append(Event(start + duration, 0, NoteOff()))
     return sorted(events, key=Event.sort_key)

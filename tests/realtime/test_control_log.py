@@ -10,6 +10,16 @@ import numpy as np
 import pytest
 
 from core.errors import ParameterError
+from realtime.commands import (
+    NcaPerturb,
+    NcaReset,
+    NcaStep,
+    NoteOff,
+    NoteOn,
+    SelectTimbre,
+    SetParam,
+    command_from,
+)
 from realtime.control_log import ControlLogWriter, read_control_log
 from realtime.engine import Engine
 from realtime.model import LoadedModel
@@ -17,19 +27,19 @@ from realtime.render import render
 from realtime.render_cli import demo_model_path
 from realtime.score import Event
 
-POSTS = [  # (block index, action, args): what a performer's OSC client might send
-    (0, "loudness_db", (-18.0,)),
-    (3, "note_on", (62.0, 0.8)),
-    (40, "bend_semitones", (0.7,)),
-    (41, "nca_rate", (30.0,)),
-    (90, "note_on", (67.5, 1.0)),
-    (91, "select_timbre", ("nope",)),  # rejected when applied: not recorded
-    (120, "mask_blend", (0.3,)),
-    (150, "nca_perturb", (0.5,)),
-    (151, "nca_step", (4,)),
-    (190, "note_off", (67.5,)),
-    (230, "nca_reset", ()),
-    (231, "note_on", (60.0, 0.5)),
+POSTS = [  # (block index, command): what a performer's OSC client might send
+    (0, SetParam("loudness_db", -18.0)),
+    (3, NoteOn(62.0, 0.8)),
+    (40, SetParam("bend_semitones", 0.7)),
+    (41, SetParam("nca_rate", 30.0)),
+    (90, NoteOn(67.5, 1.0)),
+    (91, SelectTimbre("nope")),  # rejected when applied (not this model's): not recorded
+    (120, SetParam("mask_blend", 0.3)),
+    (150, NcaPerturb(0.5)),
+    (151, NcaStep(4)),
+    (190, NoteOff(67.5)),
+    (230, NcaReset()),
+    (231, NoteOn(60.0, 0.5)),
 ]
 
 
@@ -37,9 +47,9 @@ def play_live(engine: Engine, blocks: int, blocksize: int) -> np.ndarray:
     """Post the controls from a second thread between blocks, as an OSC server would."""
     out = np.empty(blocks * blocksize, np.float32)
     for b in range(blocks):
-        todo = [(a, args) for when, a, args in POSTS if when == b]
+        todo = [command for when, command in POSTS if when == b]
         if todo:
-            poster = threading.Thread(target=lambda t=todo: [engine.post(a, x) for a, x in t])
+            poster = threading.Thread(target=lambda t=todo: [engine.post(c) for c in t])
             poster.start()
             poster.join()
         engine.process(blocksize, out=out[b * blocksize : (b + 1) * blocksize])
@@ -60,12 +70,13 @@ def test_record_then_replay_gives_the_same_samples(
     writer.close(end=played.shape[0], fade=0)
     assert writer.written == len(POSTS) - 1
     log = read_control_log(path)
-    events = [Event(c.position / 48000, 1, c.action, c.args) for c in log.controls]
+    assert [c.command for c in log.controls] == [c for _, c in POSTS if c != SelectTimbre("nope")]
+    events = [Event(c.position / 48000, 1, c.command) for c in log.controls]
     replay = render(Engine(demo, sample_rate=48000, seed=log.seed), events, log.end / 48000)
     assert np.abs(played).max() > 0.01
     assert np.abs(replay - played).max() <= 1e-6
     # The recording matters: the same controls applied a frame late give another signal.
-    late = [Event(e.time_s + 0.01, 1, e.action, e.args) for e in events]
+    late = [Event(e.time_s + 0.01, 1, e.command) for e in events]
     shifted = render(Engine(demo, sample_rate=48000, seed=3), late, log.end / 48000)
     assert np.abs(shifted - played).max() > 1e-3
 
@@ -73,15 +84,14 @@ def test_record_then_replay_gives_the_same_samples(
 def test_a_flood_is_spread_over_frames_and_bounded(demo: LoadedModel) -> None:
     engine = Engine(demo, sample_rate=48000)
     engine.start()  # frame 0 (a first process() would compute it too, draining once more)
-    accepted = sum(engine.post("loudness_db", (-30.0 + i % 7,)) for i in range(10_000))
+    accepted = sum(engine.post(SetParam("loudness_db", -30.0 + i % 7)) for i in range(10_000))
     assert accepted == 4096  # the inbox is bounded
     engine.process(480)  # one segment computes one frame: at most 256 controls applied
     assert len(engine.inbox) == 4096 - 256
-    engine.post("gain_db", (float("nan"),))
-    engine.post("no_such_parameter", (1.0,))
-    engine.post("note_on", ("sixty",))
+    engine.post(SelectTimbre("oboe"))  # a command this model cannot carry out
+    engine.post(NcaStep(2))
     engine.process(48000)
-    assert not engine.inbox and engine.rejected == 3
+    assert not engine.inbox and engine.rejected == 1
 
 
 def write_log(path: Path, *lines: str) -> Path:
@@ -101,7 +111,10 @@ def write_log(path: Path, *lines: str) -> Path:
             ['{"pos": 9, "action": "gain_db", "args": [1]}', '{"pos": 2, "action": "gain_db"}'],
             "must not go backwards",
         ),
-        (['{"pos": 1, "action": "gain_db", "args": [NaN]}', "{}"], "is not finite"),
+        (['{"pos": 1, "action": "gain_db", "args": [NaN]}', "{}"], "must be a finite number"),
+        (['{"pos": 1, "action": "gain_db", "args": [1, 2]}'], ":2: gain_db takes 1 argument"),
+        (['{"pos": 1, "action": "note_on", "args": ["sixty"]}'], "note='sixty' must be a finite"),
+        (['{"pos": 1, "action": "nca_step", "args": [1, 2, 3]}'], "nca_step cannot take"),
         (["not json", '{"end": 5}'], ":2: not a JSON line"),
         (['{"end": 5, "fade": 9}'], "0 <= fade <= end"),
     ],
@@ -111,17 +124,13 @@ def test_bad_logs_are_named(tmp_path: Path, lines: list[str], message: str) -> N
         read_control_log(write_log(tmp_path / "bad.jsonl", *lines))
 
 
-def test_a_control_with_the_wrong_arguments_is_a_clear_error(
-    demo: LoadedModel, tmp_path: Path
-) -> None:
-    log = read_control_log(
-        write_log(tmp_path / "args.jsonl", '{"pos": 0, "action": "gain_db", "args": [1, 2]}')
-    )
-    engine = Engine(demo, sample_rate=48000)
-    with pytest.raises(ParameterError, match=r"gain_db \[1, 2\]: too many values"):
-        engine.apply(log.controls[0].action, log.controls[0].args)
-    with pytest.raises(ParameterError, match=r"note_on \['sixty'\]"):
-        engine.apply("note_on", ("sixty",))
+def test_every_command_survives_the_log_format() -> None:
+    """command -> (action, args) -> JSON -> command is the identity, for every kind."""
+    import json
+
+    for _, command in POSTS:
+        action, args = command.action, json.loads(json.dumps(list(command.args())))
+        assert command_from(action, args) == command
 
 
 def test_header_and_cut_short_logs(tmp_path: Path) -> None:
@@ -136,5 +145,5 @@ def test_header_and_cut_short_logs(tmp_path: Path) -> None:
     cut = write_log(tmp_path / "cut.jsonl", '{"pos": 480, "action": "note_on", "args": [60, 1]}')
     cut.write_text(cut.read_text() + '{"pos": 960, "act')  # killed mid-line
     log = read_control_log(cut)
-    assert [c.action for c in log.controls] == ["note_on"]
+    assert [c.command for c in log.controls] == [NoteOn(60, 1)]
     assert (log.end, log.fade) == (480 + 48000, 0)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from core.errors import ParameterError
+from realtime.commands import NcaPerturb, NcaReset, NcaStep, NoteOff, NoteOn, SetParam
 from realtime.engine import Engine
 from realtime.model import LoadedModel
 from realtime.render import grow_events, render
@@ -24,16 +25,16 @@ from trainer.dsp import filtered_noise, harmonic_synth
 def busy_score() -> list[Event]:
     """Notes, a bend, loudness moves, NCA steps, a reset and a perturbation within 1.2 s."""
     return [
-        Event(0.0, 2, "note_on", (64.0, 0.9)),
-        Event(0.13, 1, "bend_semitones", (1.5,)),
-        Event(0.2, 1, "loudness_db", (-30.0,)),
-        Event(0.31, 1, "nca_step", (5,)),
-        Event(0.4, 0, "note_off", ()),
-        Event(0.45, 2, "note_on", (71.25, 0.6)),
-        Event(0.6, 1, "nca_reset", ()),
-        Event(0.7, 1, "mask_blend", (0.4,)),
-        Event(0.8, 1, "nca_perturb", (0.5,)),
-        Event(1.0, 0, "note_off", ()),
+        Event(0.0, 2, NoteOn(64.0, 0.9)),
+        Event(0.13, 1, SetParam("bend_semitones", 1.5)),
+        Event(0.2, 1, SetParam("loudness_db", -30.0)),
+        Event(0.31, 1, NcaStep(5)),
+        Event(0.4, 0, NoteOff()),
+        Event(0.45, 2, NoteOn(71.25, 0.6)),
+        Event(0.6, 1, NcaReset()),
+        Event(0.7, 1, SetParam("mask_blend", 0.4)),
+        Event(0.8, 1, NcaPerturb(0.5)),
+        Event(1.0, 0, NoteOff()),
     ]
 
 
@@ -88,7 +89,7 @@ def test_a_note_at_1khz_sounds_at_1khz(demo: LoadedModel, rate: int) -> None:
     engine.params.set("noise_db", -60.0)
     engine.params.set("mask_blend", 0.0)
     note = 69 + 12 * math.log2(1000 / 440)
-    audio = render(engine, [Event(0.0, 2, "note_on", (note, 1.0))], 1.5, blocksize=256)
+    audio = render(engine, [Event(0.0, 2, NoteOn(note, 1.0))], 1.5, blocksize=256)
     steady = audio[rate // 2 :].astype(np.float64)
     spectrum = np.abs(np.fft.rfft(steady * np.hanning(len(steady)), n=8 * len(steady)))
     peak_hz = np.argmax(spectrum) * rate / (8 * len(steady))
@@ -99,7 +100,7 @@ def test_no_click_at_block_boundaries(demo: LoadedModel) -> None:
     """Tiny blocks: the sample-to-sample step never exceeds what the tone itself does."""
     engine = Engine(demo, sample_rate=48000)
     engine.params.set("noise_db", -60.0)
-    audio = render(engine, [Event(0.0, 2, "note_on", (57.0, 1.0))], 1.0, blocksize=37)
+    audio = render(engine, [Event(0.0, 2, NoteOn(57.0, 1.0))], 1.0, blocksize=37)
     steady = audio[12000:]
     jumps = np.abs(np.diff(steady))
     boundaries = np.arange(37 - 12000 % 37, len(steady) - 1, 37)
@@ -145,12 +146,12 @@ def test_measured_latency_equals_the_reported_one(demo: LoadedModel, rate: int) 
     `latency_samples` later (when the next frame starts to interpolate towards it)."""
     # Both pitches inside the demo's trained range (293..592 Hz), so that the decoder's timbre
     # moves with the pitch at once (outside it, it holds the timbre of the range's edge).
-    start = [Event(0.0, 2, "note_on", (64.0, 1.0))]
+    start = [Event(0.0, 2, NoteOn(64.0, 1.0))]
     plain = render(Engine(demo, sample_rate=rate), start, 1.0, blocksize=64)
     engine = Engine(demo, sample_rate=rate)
     change_at = engine.position_of(50) + 1
     moved = render(
-        engine, [*start, Event(change_at / rate, 1, "pitch_hz", (400.0,))], 1.0, blocksize=64
+        engine, [*start, Event(change_at / rate, 1, SetParam("pitch_hz", 400.0))], 1.0, blocksize=64
     )
     first_changed = int(np.flatnonzero(moved != plain)[0])
     assert first_changed - change_at == engine.latency_samples

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.errors import ParameterError
+from realtime.commands import NoteOff, NoteOn, SetParam
 from realtime.engine import Engine
 from realtime.gate import HYSTERESIS_DB, LoudnessGate
 from realtime.model import LoadedModel
@@ -19,11 +20,11 @@ RATE = 48000
 
 
 def note(at: float, number: float = 64.0) -> Event:
-    return Event(at, 2, "note_on", (number, 1.0))
+    return Event(at, 2, NoteOn(number, 1.0))
 
 
 def off(at: float) -> Event:
-    return Event(at, 0, "note_off", ())
+    return Event(at, 0, NoteOff())
 
 
 def dbfs(x: np.ndarray) -> float:
@@ -75,8 +76,8 @@ def test_silent_input_gives_silence_within_120_ms(demo: LoadedModel) -> None:
     """Loudness control at the features' floor (digital silence): <= -70 dBFS within 120 ms,
     exact digital zero once the fade and the noise filter's tail are over."""
     engine = Engine(demo, sample_rate=RATE, growth="off")
-    events = [note(0.0), Event(0.0, 1, "loudness_db", (-25.0,))]
-    events.append(Event(0.5, 1, "loudness_db", (-100.0,)))
+    events = [note(0.0), Event(0.0, 1, SetParam("loudness_db", -25.0))]
+    events.append(Event(0.5, 1, SetParam("loudness_db", -100.0)))
     audio = render(engine, events, 1.0)
     assert dbfs(audio[: RATE // 2]) > -40  # it played
     quiet = audio[int(0.62 * RATE) :]
@@ -91,7 +92,7 @@ def test_the_gate_does_not_chatter_at_its_threshold(demo: LoadedModel) -> None:
     events = [note(0.0)]
     for i in range(40):  # -58 / -63.5 dB alternating every 25 ms
         level = -58.0 if i % 2 == 0 else -60.0 - 0.9 * HYSTERESIS_DB
-        events.append(Event(0.025 * i, 1, "loudness_db", (level,)))
+        events.append(Event(0.025 * i, 1, SetParam("loudness_db", level)))
     audio = render(engine, events, 1.0)
     window = RATE // 100
     levels = [dbfs(audio[i : i + window]) for i in range(window, RATE - window, window)]

@@ -18,6 +18,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
 from core.errors import ParameterError
+from realtime.commands import NoteOn
 from realtime.engine import Engine
 from realtime.model import LoadedModel
 from realtime.osc_server import OscServer, parse_allow_list
@@ -64,7 +65,7 @@ def test_valid_messages_become_engine_controls(served: tuple[Engine, OscServer])
     for address, args in sent:
         client.send_message(address, args)
     wait_for(lambda: server.received == len(sent))
-    assert list(engine.inbox) == [
+    assert [(c.action, c.args()) for c in engine.inbox] == [
         ("note_on", (60.0, 0.5)),
         ("note_off", ()),
         ("pitch_hz", (330.0,)),
@@ -93,7 +94,8 @@ def test_liblo_oscsend_is_understood(served: tuple[Engine, OscServer]) -> None:
     subprocess.run(["oscsend", "localhost", port, "/grow/note", "ff", "64.5", "0.7"], check=True)
     subprocess.run(["oscsend", "localhost", port, "/grow/nca/step", "i", "2"], check=True)
     wait_for(lambda: server.received == 2)
-    assert list(engine.inbox) == [("note_on", (64.5, pytest.approx(0.7))), ("nca_step", (2,))]
+    inbox = [(c.action, c.args()) for c in engine.inbox]
+    assert inbox == [("note_on", (64.5, pytest.approx(0.7))), ("nca_step", (2,))]
 
 
 def raw(address: str, tags: str, payload: bytes) -> bytes:
@@ -146,7 +148,7 @@ def test_a_flood_while_the_engine_plays(served: tuple[Engine, OscServer]) -> Non
     """Thousands of messages per second, half of them garbage, while another thread renders:
     the audio stays finite and in time, everything is counted, and a valid message still acts."""
     engine, server = served
-    engine.apply("note_on", (57.0, 1.0))
+    engine.apply(NoteOn(57.0, 1.0))
     blocks: list[np.ndarray] = []
     playing = threading.Event()
     playing.set()

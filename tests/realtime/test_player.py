@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from core.errors import ParameterError
+from realtime.commands import NoteOff, NoteOn, SetParam
 from realtime.controller_layout import layout_path, render_layout
 from realtime.engine import Engine
 from realtime.midi_input import MidiInput, midi_control
@@ -60,11 +61,11 @@ def drive(player: LivePlayer, blocks: int, channels: int = 2) -> np.ndarray:
 
 def test_both_compute_modes_play_the_engines_samples(demo: LoadedModel) -> None:
     reference = Engine(demo, sample_rate=48000)
-    reference.apply("note_on", (60.0, 1.0))
+    reference.apply(NoteOn(60.0, 1.0))
     expected = reference.process(128 * 100)
     for mode in ("callback", "thread"):
         engine = Engine(demo, sample_rate=48000)
-        engine.apply("note_on", (60.0, 1.0))
+        engine.apply(NoteOn(60.0, 1.0))
         player = LivePlayer(engine, blocksize=128, compute=mode)
         played = drive(player, 100)
         assert np.array_equal(played[:, 0], played[:, 1])
@@ -74,7 +75,7 @@ def test_both_compute_modes_play_the_engines_samples(demo: LoadedModel) -> None:
 
 def test_stop_fades_out_without_a_click(demo: LoadedModel) -> None:
     engine = Engine(demo, sample_rate=48000)
-    engine.apply("note_on", (57.0, 1.0))
+    engine.apply(NoteOn(57.0, 1.0))
     player = LivePlayer(engine, blocksize=256)
     before = drive(player, 40)[:, 0]
     player.request_stop()
@@ -113,7 +114,9 @@ def test_midi_messages_map_to_engine_controls() -> None:
         (mido.Message("program_change", program=3), None),
     ]
     for message, expected in cases:
-        assert midi_control(message) == expected, message
+        command = midi_control(message)
+        got = None if command is None else (command.action, command.args())
+        assert got == expected, message
 
 
 def test_a_missing_midi_port_is_named(demo: LoadedModel) -> None:
@@ -155,8 +158,8 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
     from realtime.live_cli import status_line, status_values
 
     engine = Engine(demo, sample_rate=48000)
-    engine.apply("note_on", (69.0, 1.0))
-    engine.apply("nca_rate", (25.0,))
+    engine.apply(NoteOn(69.0, 1.0))
+    engine.apply(SetParam("nca_rate", 25.0))
     player = LivePlayer(engine, blocksize=128, compute="callback")
     drive(player, 400)  # 1.07 s
     server = SimpleNamespace(accepted=12, rejected_total=3)
@@ -168,11 +171,11 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
     values = status_values(engine, player, server)
     assert len(values) == len(STATUS_FIELDS)
     assert values[11] == 1  # 440 Hz lies in the demo flute's trained range
-    engine.apply("pitch_hz", (110.0,))  # two octaves below anything it learned
+    engine.apply(SetParam("pitch_hz", 110.0))  # two octaves below anything it learned
     drive(player, 40)
     assert "outside the trained range" in status_line(engine, player, server, 0.0)
     assert status_values(engine, player, server)[11] == 0
-    engine.apply("note_off", ())
+    engine.apply(NoteOff())
     drive(player, 200)  # the release ends: silent, and a pitch nobody plays is no warning
     silent = status_line(engine, player, server, 0.0)
     assert "silent" in silent and "outside the trained range" not in silent
@@ -184,7 +187,7 @@ def test_status_line_and_reply_report_the_engine(demo: LoadedModel) -> None:
 def test_a_failing_producer_block_is_silence_and_counted(demo: LoadedModel) -> None:
     """An engine error in the producer thread (injected) costs one silent block, not the stream."""
     engine = Engine(demo, sample_rate=48000)
-    engine.apply("note_on", (60.0, 1.0))
+    engine.apply(NoteOn(60.0, 1.0))
     player = LivePlayer(engine, blocksize=128, compute="thread", prefill=3)
     real, calls = engine.process, {"n": 0}
 
