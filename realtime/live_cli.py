@@ -230,7 +230,7 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from core.outputs import check_output
-    from realtime.commands import SelectTimbre, SetGrowth, SetParam
+    from realtime.commands import Command, SelectTimbre, SetGrowth, SetParam
     from realtime.control_log import ControlLogWriter
     from realtime.engine import Engine
     from realtime.midi_input import MidiInput, list_midi_ports
@@ -284,14 +284,15 @@ def run(args: argparse.Namespace) -> int:
             args.record_osc, sample_rate=rate, seed=args.seed, model_path=model_path
         )
     # Initial settings go through the inbox too, so that a recording replays them.
-    for command in (
+    initial: list[Command] = [
         SetParam("loudness_db", args.loudness),
         SetParam("gain_db", args.gain),
         SetParam("nca_rate", args.nca_rate),
         SetGrowth(args.growth),
         SetParam("gate_db", args.gate),
         *([SelectTimbre(args.timbre)] if args.timbre else []),
-    ):
+    ]
+    for command in initial:
         engine.post(command)
     player = LivePlayer(
         engine,

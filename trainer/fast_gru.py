@@ -30,14 +30,10 @@ from torch import nn
 # through exp, which overflows to inf on purpose. error_model="numpy":
 # division follows IEEE, without Python's zero checks (which fastmath turns against NaN).
 # Written out in each kernel's own file: numba's cache is keyed on that file's source.
-JIT_OPTIONS = {
-    "cache": True,
-    "fastmath": {"nsz", "arcp", "contract", "reassoc"},
-    "error_model": "numpy",
-}
+FAST_MATH = {"nsz", "arcp", "contract", "reassoc"}
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def _forward_loop(
     gi: np.ndarray,
     w_hh_t: np.ndarray,
@@ -72,7 +68,7 @@ def _forward_loop(
                 hn[t, b, j] = h_new
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def _backward_loop(
     d_out: np.ndarray,
     hs: np.ndarray,
@@ -115,7 +111,7 @@ class _Recurrence(torch.autograd.Function):
     """(gi [B, T, 3H], w_hh [3H, H], b_hh [3H], h0 [B, H]) -> outputs h [B, T, H]."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         gi: torch.Tensor,
         w_hh: torch.Tensor,
@@ -142,7 +138,7 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the loops have no graph of their own
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, d_out: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         (w_hh,) = ctx.saved_tensors  # type: ignore[attr-defined]

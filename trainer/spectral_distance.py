@@ -21,14 +21,10 @@ import torch
 # out as NaN (the trainer's non-finite guard then skips that step). error_model="numpy":
 # division follows IEEE, without Python's zero checks (which fastmath turns against NaN).
 # Written out in each kernel's own file: numba's cache is keyed on that file's source.
-JIT_OPTIONS = {
-    "cache": True,
-    "fastmath": {"nsz", "arcp", "contract", "reassoc"},
-    "error_model": "numpy",
-}
+FAST_MATH = {"nsz", "arcp", "contract", "reassoc"}
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def _distance_and_gradient(
     spec: np.ndarray,
     target: np.ndarray,
@@ -81,7 +77,7 @@ class _FastDistance(torch.autograd.Function):
     """(spec, target [B, F, T] complex64) -> per-item loss [B]; gradient for spec only."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         spec: torch.Tensor,
         target: torch.Tensor,
@@ -100,7 +96,7 @@ class _FastDistance(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the pass has no graph of its own
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, d_loss: torch.Tensor
     ) -> tuple[torch.Tensor, None, None, None]:
         grad = ctx.grad  # type: ignore[attr-defined]

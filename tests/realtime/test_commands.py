@@ -47,7 +47,7 @@ INVALID = [
     (lambda: NoteOn(float("nan")), "note=nan must be a finite number"),
     (lambda: NoteOn(60.0, 1.5), "velocity=1.5 must be in 0..1"),
     (lambda: NoteOn("C4"), "note='C4' must be a finite number"),  # type: ignore[arg-type]
-    (lambda: NoteOn(True), "note=True must be a finite number"),  # type: ignore[arg-type]
+    (lambda: NoteOn(True), "note=True must be a finite number"),
     (lambda: NoteOff(float("inf")), "note=inf must be a finite number"),
     (lambda: SetParam("warp", 1.0), "unknown parameter 'warp'"),
     (lambda: SetParam("gain_db", float("nan")), "gain_db=nan must be a finite number"),

@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import ParameterError
 from realtime.commands import (
+    Command,
     NcaPerturb,
     NcaReset,
     NcaStep,
@@ -27,7 +28,8 @@ from realtime.render import render
 from realtime.render_cli import demo_model_path
 from realtime.score import Event
 
-POSTS = [  # (block index, command): what a performer's OSC client might send
+# (block index, command): what a performer's OSC client might send
+POSTS: list[tuple[int, Command]] = [
     (0, SetParam("loudness_db", -18.0)),
     (3, NoteOn(62.0, 0.8)),
     (40, SetParam("bend_semitones", 0.7)),

@@ -50,7 +50,7 @@ def test_output_does_not_depend_on_the_block_size(demo: LoadedModel, blocksize: 
         while done < total:  # random block sizes, events applied at their exact samples
             while events and round(events[0].time_s * 48000) <= done:
                 event = events.pop(0)
-                engine.apply(event.action, event.args)
+                engine.apply(event.command)
             limit = round(events[0].time_s * 48000) if events else total
             n = max(1, min(int(rng.integers(1, 2000)), limit - done, total - done))
             parts.append(engine.process(n))
