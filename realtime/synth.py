@@ -2,14 +2,16 @@
 
 Pure functions with explicit state. Control frame t sits at output sample `frame_position(t)`;
 the samples of segment t (from frame t to frame t + 1) interpolate f0 and amplitudes linearly
-between the two frames, as the training synth does. Phase is float64 and wrapped every segment;
-sines are taken in float32. Harmonics at or above the output Nyquist are exactly zero.
+between the two frames, as the training synth does. Phase is float64 and wrapped every sample;
+the bank is one compiled loop (numba) that takes each harmonic's sine by recurrence from the
+fundamental's. Harmonics at or above the output Nyquist are exactly zero.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 TWO_PI = 2.0 * math.pi
@@ -18,6 +20,68 @@ TWO_PI = 2.0 * math.pi
 def frame_position(frame: int, *, out_rate: int, train_rate: int, hop: int) -> int:
     """Output sample at which control frame `frame` sits (exact integer arithmetic)."""
     return (frame * hop * out_rate) // train_rate
+
+
+# Reassociation and contraction, but not "no NaN / no inf" (a NaN control must not turn into
+# undefined behaviour); error_model="numpy": IEEE division without Python's zero checks.
+FAST_MATH = {"nsz", "arcp", "contract", "reassoc"}
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy", nogil=True)
+def _oscillator_bank(
+    f0_from: float,
+    f0_to: float,
+    amps_from: np.ndarray,
+    amps_to: np.ndarray,
+    n_harm: int,
+    sample_rate: float,
+    phase: float,
+    out: np.ndarray,
+) -> float:
+    """Writes one segment of the bank into out [n] float32; returns the wrapped phase after it.
+
+    Per sample: the fundamental's sin and cos (float64), harmonic k's sine by the recurrence
+    sin((k + 1) φ) = 2 cos φ sin(k φ) - sin((k - 1) φ), amplitudes interpolated linearly between
+    the frames, and only the harmonics with k f0 below the output Nyquist. The harmonic loop is
+    outside the sample loop, so that the samples' recurrences run side by side (SIMD): 20 µs for
+    480 samples x 64 harmonics here, against 47 µs sample by sample and ~450 µs in numpy.
+    """
+    n = out.shape[0]
+    nyquist = 0.5 * sample_rate
+    rad_per_hz = TWO_PI / sample_rate  # rad / sample per Hz
+    sin_k = np.empty(n)  # sin(k φ[i]) for the harmonic k being added
+    sin_before = np.zeros(n)  # sin((k - 1) φ[i])
+    twice_cos = np.empty(n)  # 2 cos φ[i]
+    ramp = np.empty(n)  # position of sample i between the frames
+    audible = np.empty(n, np.int64)  # harmonics below Nyquist at sample i
+    acc = np.zeros(n)
+    phi = phase
+    for i in range(n):
+        r = i / n
+        f0 = f0_from + r * (f0_to - f0_from)
+        count = n_harm
+        if f0 > 0.0:
+            count = min(n_harm, int(nyquist / f0) + 1)
+            while count > 0 and count * f0 >= nyquist:
+                count -= 1
+        ramp[i] = r
+        audible[i] = count
+        sin_k[i] = math.sin(phi)
+        twice_cos[i] = 2.0 * math.cos(phi)
+        phi += f0 * rad_per_hz
+        if phi >= TWO_PI:
+            phi -= TWO_PI
+    for k in range(n_harm):
+        start = amps_from[k]
+        change = amps_to[k] - start
+        for i in range(n):
+            s = sin_k[i]
+            acc[i] += (start + ramp[i] * change) * s if k < audible[i] else 0.0
+            sin_k[i] = twice_cos[i] * s - sin_before[i]
+            sin_before[i] = s
+    for i in range(n):
+        out[i] = acc[i]
+    return phi
 
 
 def harmonic_segment(
@@ -29,33 +93,31 @@ def harmonic_segment(
     *,
     sample_rate: int,
     phase: float,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """One segment of the harmonic bank.
 
     f0_from, f0_to: Hz at frames t and t + 1. amps_from, amps_to: [K] linear amplitudes.
     n: samples in the segment. phase: fundamental phase (rad) at its first sample.
+    out: float32 [>= n] to write into (the first n samples); a new array otherwise.
     Returns (audio [n] float32, phase after the segment, wrapped to [0, 2π)).
     """
-    ramp = np.arange(n, dtype=np.float64) / n  # [n] position inside the segment
-    f0 = f0_from + ramp * (f0_to - f0_from)  # [n] Hz
-    step = f0 * (TWO_PI / sample_rate)  # [n] rad / sample
-    cumulative = np.cumsum(step)
-    phases = phase + cumulative - step  # [n] rad, phase at each sample
-    # Only harmonics that sound somewhere in the segment: non-zero at either end and below the
-    # output Nyquist for the lower f0 (a growing mask often leaves most of them at zero).
+    audio = np.empty(n, np.float32) if out is None else out[:n]
+    # Only harmonics that sound somewhere in the segment: non-zero at either end (a growing
+    # mask often leaves most of them at zero); the bank skips those above the output Nyquist.
     sounding = np.flatnonzero((amps_from != 0) | (amps_to != 0))
-    audible = int(np.ceil(sample_rate / 2 / max(min(f0_from, f0_to), 1e-3)))
-    n_harm = min(int(sounding[-1]) + 1 if sounding.size else 0, audible)
-    amps_from, amps_to = amps_from[:n_harm], amps_to[:n_harm]
-    k = np.arange(1, n_harm + 1, dtype=np.float64)  # [K']
-    harm_phase = np.mod(phases[:, None] * k, TWO_PI).astype(np.float32)  # [n, K] rad
-    waves = np.sin(harm_phase)  # [n, K] float32
-    waves[f0[:, None] * k >= sample_rate / 2] = 0.0  # silent at or above the output Nyquist
-    a = amps_from.astype(np.float32)
-    b = amps_to.astype(np.float32)
-    r = ramp.astype(np.float32)
-    audio = (waves @ a) * (1 - r) + (waves @ b) * r  # [n]
-    return audio.astype(np.float32), float(np.mod(phase + cumulative[-1], TWO_PI))
+    n_harm = int(sounding[-1]) + 1 if sounding.size else 0
+    final = _oscillator_bank(
+        float(f0_from),
+        float(f0_to),
+        np.asarray(amps_from, np.float64),
+        np.asarray(amps_to, np.float64),
+        n_harm,
+        float(sample_rate),
+        float(phase) % TWO_PI,
+        audio,
+    )
+    return audio, float(final) % TWO_PI
 
 
 class NoiseFilter:
