@@ -125,6 +125,10 @@ class Engine:
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
         self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
         self._started = False  # frame 0 is computed by start() or the first process()
+        # Compile (or load from numba's cache) the oscillator bank now, not in the first callback.
+        harmonic_segment(
+            100.0, 100.0, np.zeros(1), np.zeros(1), 1, sample_rate=sample_rate, phase=0.0
+        )
 
     def start(self) -> None:
         """Compute control frame 0 from the controls applied so far (the first `process` does
