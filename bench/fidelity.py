@@ -37,6 +37,7 @@ from core.audio import load_audio
 from core.features import FeatureConfig, Features, compute_features
 from export.onnx_export import load_run
 from realtime import render_cli
+from trainer.crepe_f0 import track_f0_crepe
 from trainer.example import example_audio_path
 from trainer.metrics import reconstruction_metrics
 from trainer.report import resynthesize
@@ -154,7 +155,8 @@ def score_phrase(name: str, model: Path, run: Path, test_wav: Path) -> dict:
     ddsp, _, config = load_run(RunDir(run))
     fc = FeatureConfig(**config["features"])
     sr = fc.sample_rate
-    features = compute_features(load_audio(test_wav, sample_rate=sr), fc)
+    audio = load_audio(test_wav, sample_rate=sr)
+    features = compute_features(audio, fc, crepe=track_f0_crepe)
     n = features.audio.shape[0]
     trainer_val = json.loads((run / "metrics.json").read_text())["validation"]
     trainer_test = reconstruction_metrics(
@@ -192,7 +194,8 @@ def score_transfer(name: str, test_wav: Path, reference_balance: float) -> list[
     demo = render_cli.demo_model_path()
     meta = load_model(demo).meta
     fc = FeatureConfig(**meta.features)
-    features = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
+    audio = load_audio(test_wav, sample_rate=fc.sample_rate)
+    features = compute_features(audio, fc, crepe=track_f0_crepe)
     rows = []
     for rate in (48000, 96000):
         played = render(demo, test_wav, rate)

@@ -36,6 +36,7 @@ from bench.seed_baseline import SAMPLE_RATE as SEED_RATE
 from bench.seed_baseline import resynthesize_seed, seed_features, train_seed_baseline
 from core.audio import load_audio
 from core.features import FeatureConfig, compute_features
+from trainer.crepe_f0 import track_f0_crepe
 from trainer.metrics import reconstruction_metrics
 
 ENGINE_RATE = 48000
@@ -53,7 +54,8 @@ def project_scores(run: Path, model: Path, test_wav: Path) -> dict:
     """The engine's resynthesis of the held-out part, scored; and the run's throughput."""
     config = json.loads((run / "config.json").read_text())
     fc = FeatureConfig(**config["features"])
-    target = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
+    audio = load_audio(test_wav, sample_rate=fc.sample_rate)
+    target = compute_features(audio, fc, crepe=track_f0_crepe)
     played = at_rate(
         render(model, test_wav, ENGINE_RATE), ENGINE_RATE, fc.sample_rate, target.audio.shape[0]
     )
@@ -80,7 +82,8 @@ def baseline_scores(train_wav: Path, test_wav: Path, minutes: float, cache: Path
         seed_run.model, seed_features(load_audio(test_wav, sample_rate=SEED_RATE))
     )
     fc = FeatureConfig()
-    target = compute_features(load_audio(test_wav, sample_rate=fc.sample_rate), fc)
+    audio = load_audio(test_wav, sample_rate=fc.sample_rate)
+    target = compute_features(audio, fc, crepe=track_f0_crepe)
     scored = at_rate(out, SEED_RATE, fc.sample_rate, target.audio.shape[0])
     scores = reconstruction_metrics(scored, target, fc)
     result = {

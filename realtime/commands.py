@@ -182,7 +182,11 @@ class SetMask:
     @classmethod
     def of(cls, mask: Any) -> SetMask:
         """From any array-like of numbers, clipped into 0..1 (a growth strategy's output)."""
-        values = [finite("mask value", v) for v in np.asarray(mask, np.float64).ravel().tolist()]
+        try:
+            flat = np.asarray(mask, np.float64).ravel().tolist()
+        except (TypeError, ValueError):
+            raise ParameterError(f"a mask must be numbers, got {mask!r}") from None
+        values = [finite("mask value", v) for v in flat]
         return cls(tuple(min(max(v, 0.0), 1.0) for v in values))
 
     def args(self) -> tuple:
@@ -232,9 +236,33 @@ BY_ACTION: dict[str, type] = {
 }
 
 
+def _clip(value: Any, low: float, high: float) -> Any:
+    """A number clipped into [low, high]; anything else as it is (the command names it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return value
+    return min(max(value, low), high)
+
+
+def _as_logged(kind: type, args: list) -> list:
+    """Arguments as the engine that wrote a version 1 log carried them out: it clamped what the
+    commands now refuse (step counts, fractions, velocities, notes), so old logs replay alike."""
+    if kind is NoteOn and args:
+        return [_clip(args[0], 0.0, 127.0), *(_clip(a, 0.0, 1.0) for a in args[1:2]), *args[2:]]
+    if kind is NcaStep and len(args) == 1 and not isinstance(args[0], bool):
+        n = args[0]
+        if isinstance(n, (int, float)) and math.isfinite(n):
+            return [int(_clip(int(n), 0, MAX_NCA_STEPS))]
+    if kind is NcaPerturb and len(args) == 1:
+        return [_clip(args[0], 0.0, 1.0)]
+    if kind is MorphTimbre and len(args) == 3:
+        return [args[0], args[1], _clip(args[2], 0.0, 1.0)]
+    return args
+
+
 def command_from(action: str, args: tuple | list) -> Command:
-    """The command a control log line (action, args) stands for; ParameterError naming the
-    problem (an unknown action, a wrong number or kind of arguments, a value out of range)."""
+    """The command a control log line (action, args) stands for, values clamped as the engine
+    that wrote version 1 logs clamped them; ParameterError naming the problem otherwise (an
+    unknown action, a wrong number or kind of arguments, a value that is not a finite number)."""
     if action in SPECS:
         if len(args) != 1:
             raise ParameterError(f"{action} takes 1 argument, got {len(args)}")
@@ -246,9 +274,9 @@ def command_from(action: str, args: tuple | list) -> Command:
     if kind is SetMask:
         if len(args) != 1 or not isinstance(args[0], (list, tuple)):
             raise ParameterError("set_mask takes 1 argument, a list of numbers")
-        return SetMask(tuple(args[0]))
+        return SetMask.of(args[0])
     try:
-        command: Command = kind(*args)
+        command: Command = kind(*_as_logged(kind, list(args)))
     except TypeError:
         raise ParameterError(f"{action} cannot take the arguments {list(args)!r}") from None
     return command

@@ -151,6 +151,11 @@ def input_features(args: argparse.Namespace, meta: ArtifactMetadata) -> Features
 
     audio = load_audio(args.input, sample_rate=meta.sample_rate)
     config = FeatureConfig(**meta.features)  # exactly the settings the model was trained with
+    if config.f0_tracker == "crepe":
+        raise ParameterError(
+            "this model was trained with the CREPE pitch tracker, which needs torch; the engine "
+            "tracks pyin or yin: retrain with grow-train --f0-tracker pyin to play --input"
+        )
     try:
         return compute_features(audio, config)
     except GrowError as err:

@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from core.errors import ParameterError
+
 TWO_PI = 2.0 * math.pi
 
 
@@ -27,7 +29,7 @@ def frame_position(frame: int, *, out_rate: int, train_rate: int, hop: int) -> i
 FAST_MATH = {"nsz", "arcp", "contract", "reassoc"}
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy", nogil=True)
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def _oscillator_bank(
     f0_from: float,
     f0_to: float,
@@ -60,7 +62,7 @@ def _oscillator_bank(
         r = i / n
         f0 = f0_from + r * (f0_to - f0_from)
         count = n_harm
-        if f0 > 0.0:
+        if f0 * (n_harm + 1) >= nyquist:  # some harmonic reaches Nyquist (f0 > 0: the caller)
             count = min(n_harm, int(nyquist / f0) + 1)
             while count > 0 and count * f0 >= nyquist:
                 count -= 1
@@ -102,7 +104,14 @@ def harmonic_segment(
     out: float32 [>= n] to write into (the first n samples); a new array otherwise.
     Returns (audio [n] float32, phase after the segment, wrapped to [0, 2π)).
     """
-    audio = np.empty(n, np.float32) if out is None else out[:n]
+    if not (math.isfinite(f0_from) and math.isfinite(f0_to) and f0_from > 0 and f0_to > 0):
+        raise ParameterError(f"f0 {f0_from} -> {f0_to} Hz must be positive and finite")
+    if out is None:
+        audio = np.empty(n, np.float32)
+    elif out.dtype != np.float32 or out.ndim != 1 or out.shape[0] < n or not out.flags.c_contiguous:
+        raise ParameterError(f"out must be a contiguous float32 buffer of at least {n} samples")
+    else:
+        audio = out[:n]
     # Only harmonics that sound somewhere in the segment: non-zero at either end (a growing
     # mask often leaves most of them at zero); the bank skips those above the output Nyquist.
     sounding = np.flatnonzero((amps_from != 0) | (amps_to != 0))

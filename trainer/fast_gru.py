@@ -143,7 +143,6 @@ class _Recurrence(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         (w_hh,) = ctx.saved_tensors  # type: ignore[attr-defined]
         hs, gates, hn = ctx.arrays  # type: ignore[attr-defined]
-        del ctx.arrays  # type: ignore[attr-defined]  # freed now, not when the outputs are
         n_frames, batch, hidden = hn.shape
         d_gi = np.empty((n_frames, batch, 3 * hidden), np.float32)
         d_gh = np.empty_like(d_gi)
@@ -184,7 +183,7 @@ def takes_fast_path(gru: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None
     return (
         x.dim() == 3
         and x.shape[1] > 0
-        and (h0 is None or tuple(h0.shape) == expected_h0)
+        and (h0 is None or (tuple(h0.shape) == expected_h0 and h0.dtype == x.dtype))
         and gru.training
         and gru.hidden_size <= FAST_MAX_HIDDEN
         and torch.is_grad_enabled()

@@ -100,7 +100,6 @@ class _FastDistance(torch.autograd.Function):
         ctx: torch.autograd.function.FunctionCtx, d_loss: torch.Tensor
     ) -> tuple[torch.Tensor, None, None, None]:
         grad = ctx.grad  # type: ignore[attr-defined]
-        del ctx.grad  # type: ignore[attr-defined]
         return grad * d_loss[:, None, None], None, None, None
 
 

@@ -87,6 +87,7 @@ def test_the_log_spelling_gives_the_same_command(command: object) -> None:
         ("gain_db", [], "gain_db takes 1 argument, got 0"),
         ("note_on", [60, 1, 2], "note_on cannot take the arguments [60, 1, 2]"),
         ("set_mask", [0.5], "set_mask takes 1 argument, a list of numbers"),
+        ("set_mask", [["x"]], "a mask must be numbers"),
         ("nca_step", ["many"], "nca steps='many' must be a finite number"),
     ],
 )
@@ -94,6 +95,25 @@ def test_bad_log_spellings_are_named(action: str, args: list, message: str) -> N
     with pytest.raises(ParameterError) as caught:
         command_from(action, args)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("action", "args", "expected"),
+    [
+        ("nca_step", [20000], NcaStep(10_000)),
+        ("nca_step", [-1], NcaStep(0)),
+        ("nca_step", [2.5], NcaStep(2)),
+        ("set_mask", [[0.5, 1.3, -0.2]], SetMask((0.5, 1.0, 0.0))),
+        ("morph_timbre", ["a", "b", 1.5], MorphTimbre("a", "b", 1.0)),
+        ("nca_perturb", [1.2], NcaPerturb(1.0)),
+        ("note_on", [130, 1.5], NoteOn(127.0, 1.0)),
+    ],
+)
+def test_a_version_1_log_replays_as_its_engine_clamped(
+    action: str, args: list, expected: object
+) -> None:
+    """The engine that wrote version 1 logs clamped these values; reading them does the same."""
+    assert command_from(action, args) == expected
 
 
 def test_a_growth_strategy_mask_is_clipped_into_range() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import ParameterError
 from realtime.synth import TWO_PI, harmonic_segment
 
 
@@ -67,3 +68,13 @@ def test_writes_into_the_buffer_it_is_given() -> None:
         np.all(silent == 0.0)
         and abs(phase - np.mod(1.0 + 480 * 220 * TWO_PI / 48000, TWO_PI)) < 1e-9
     )
+
+
+def test_bad_pitch_or_buffer_is_named() -> None:
+    a = np.ones(4)
+    for f0 in (float("nan"), 0.0, -5.0):
+        with pytest.raises(ParameterError, match="must be positive and finite"):
+            harmonic_segment(f0, 220.0, a, a, 48, sample_rate=48000, phase=0.0)
+    for out in (np.empty(10, np.float32), np.empty(100), np.empty((2, 100), np.float32)):
+        with pytest.raises(ParameterError, match="contiguous float32 buffer of at least 48"):
+            harmonic_segment(220.0, 220.0, a, a, 48, sample_rate=48000, phase=0.0, out=out)
