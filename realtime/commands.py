@@ -14,6 +14,7 @@ log: `command.action`, `command.args()` and `command_from(action, args)`.
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -220,19 +221,9 @@ Command = (
     | SetMask
     | SetGrowth
 )
+# The kinds by action name (parameters are SetParam by their own names).
 BY_ACTION: dict[str, type] = {
-    kind.action: kind
-    for kind in (
-        NoteOn,
-        NoteOff,
-        SelectTimbre,
-        MorphTimbre,
-        NcaReset,
-        NcaStep,
-        NcaPerturb,
-        SetMask,
-        SetGrowth,
-    )
+    kind.action: kind for kind in typing.get_args(Command) if kind is not SetParam
 }
 
 
