@@ -48,7 +48,7 @@ from realtime.commands import (
 )
 from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
-from realtime.params import GROWTH_MODES, ParameterStore, Smoother
+from realtime.params import ParameterStore, Smoother
 from realtime.reverb import PartitionedReverb, resample_ir
 from realtime.synth import (
     SEED_RANGE,
@@ -203,7 +203,7 @@ class Engine:
                     )
                 self.commands.append(("set_mask", np.asarray(mask, np.float32)))
             case SetGrowth(mode=mode):
-                self.set_growth(mode)
+                self.growth = mode
             case _:
                 raise ParameterError(f"{command!r} is not an engine command")
 
@@ -240,10 +240,8 @@ class Engine:
         self.commands.append(("timbre", self.presets[name]))
 
     def set_growth(self, mode: str) -> None:
-        """Growth mode, one of GROWTH_MODES (see the module docstring); takes effect now."""
-        if mode not in GROWTH_MODES:
-            raise ParameterError(f"growth {mode!r} must be one of {', '.join(GROWTH_MODES)}")
-        self.growth = mode
+        """Growth mode (realtime.params.GROWTH_MODES, see the module docstring), now."""
+        self.apply(SetGrowth(mode))
 
     def _apply_commands(self, frame: int) -> None:
         voice = self.voice
