@@ -362,7 +362,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if player.underflows:
         first = player.underflow_at[: min(player.underflows, 16)] / rate
-        print(f"grow-live: underflows at {', '.join(f'{t:.2f}' for t in first)} s", file=sys.stderr)
+        print(
+            f"grow-live: underflows at {', '.join(f'{t:.2f}' for t in first)} s "
+            f"({player.underflows - player.ring_underflows} flagged by the host: the audio thread "
+            f"ran late; {player.ring_underflows} with the engine's ring empty: the engine fell "
+            "behind)",
+            file=sys.stderr,
+        )
     print(
         f"grow-live: played {player.played / rate:.1f} s, {player.underflows} underflows, "
         f"{player.errors} callback errors, callback load p99 "

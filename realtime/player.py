@@ -71,6 +71,7 @@ class LivePlayer:
         self.played = 0  # samples handed to the device
         self.callbacks = 0
         self.underflows = 0  # PortAudio's output_underflow flags + blocks the ring could not fill
+        self.ring_underflows = 0  # ... of which the ring ran dry (the producer fell behind)
         self.underflow_at = np.zeros(16, np.int64)  # played position of the first ones
         self.errors = 0  # exceptions in the callback or the producer (the block was silenced)
         self.loads = np.zeros(LOAD_HISTORY)  # callback time / block period, most recent last
@@ -113,6 +114,7 @@ class LivePlayer:
                 if got < frames:  # the producer fell behind: our own underflow
                     mono[got:] = 0.0
                     self._count_underflow()
+                    self.ring_underflows += 1
             self._fade(mono, frames)
             outdata[:] = mono[:, None]
             if self.wav_ring is not None and self.wav_ring.push(mono) < frames:

@@ -99,6 +99,20 @@ def test_a_failing_block_is_silence_and_counted(demo: LoadedModel) -> None:
     assert player.errors == 2 and (big == 0).all()
 
 
+def test_underflows_say_whether_the_host_or_the_engine_was_late(demo: LoadedModel) -> None:
+    player = LivePlayer(Engine(demo, sample_rate=48000), blocksize=128, compute="thread")
+    assert player.ring is not None
+    out = np.ones((128, 2), np.float32)
+    player.callback(out, 128, None, SimpleNamespace(output_underflow=True))  # ring empty too
+    player.callback(out, 128, None, OK)  # ring empty: the producer fell behind
+    block = np.zeros(128, np.float32)
+    player.engine.process(128, out=block)
+    player.ring.push(block)
+    player.callback(out, 128, None, SimpleNamespace(output_underflow=True))  # host only
+    assert (player.underflows, player.ring_underflows) == (4, 2)
+    assert list(player.underflow_at[:4]) == [0, 0, 128, 256]
+
+
 def test_midi_messages_map_to_engine_controls() -> None:
     cases = [
         (mido.Message("note_on", note=60, velocity=127), ("note_on", (60.0, 1.0))),
