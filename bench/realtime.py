@@ -5,6 +5,7 @@ with the mask half blended (so the step graph runs twice per frame, masked and u
 harmonic sounding. Per control frame: the step graph (decoder + NCA step, onnxruntime, one
 thread), the harmonic bank and the filtered noise. Beside them, in the same run, a naive engine:
 torch eager per block (the decoder stepped frame by frame, then the training synth on the block).
+Then the same worst case with 1, 2, 4 and 8 voices sounding at once (a chord, every voice held).
 
     python bench/realtime.py [--seconds 5]
 """
@@ -39,10 +40,15 @@ def x_realtime(seconds_of_audio: float, wall: float) -> float:
     return seconds_of_audio / wall
 
 
-def engine_speed(model, rate: int, block: int, seconds: float) -> float:  # type: ignore[no-untyped-def]
-    engine = Engine(model, sample_rate=rate)
+CHORD = (57.0, 60.0, 64.0, 67.0, 69.0, 72.0, 76.0, 79.0)  # the notes held by 1..8 voices
+VOICES = (1, 2, 4, 8)
+
+
+def engine_speed(model, rate: int, block: int, seconds: float, voices: int = 1) -> float:  # type: ignore[no-untyped-def]
+    engine = Engine(model, sample_rate=rate, voices=voices)
     engine.params.set("mask_blend", 0.5)
-    engine.apply(NoteOn(57.0))
+    for note in CHORD[:voices]:
+        engine.apply(NoteOn(note))
     engine.process(rate // 10)  # warm up
     n_blocks = int(seconds * rate / block)
     start = time.perf_counter()
@@ -123,6 +129,11 @@ def main() -> None:
     for rate in RATES:
         cells = [engine_speed(model, rate, b, args.seconds) for b in BLOCKS]
         print(f"{rate:>6} " + " ".join(f"{c:10.1f}" for c in cells))
+    print("\nVoices sounding, x real time at 48 kHz (worst case as above)")
+    print(f"{'voices':>6} " + " ".join(f"{f'block {b}':>10}" for b in (64, 512)))
+    for voices in VOICES:
+        cells = [engine_speed(model, 48000, b, args.seconds, voices) for b in (64, 512)]
+        print(f"{voices:>6} " + " ".join(f"{c:10.1f}" for c in cells))
     print("\nNaive engine (torch eager per block), x real time")
     print(f"{'rate':>6} " + " ".join(f"{f'block {b}':>10}" for b in BLOCKS))
     for rate in (48000,):

@@ -5,7 +5,7 @@ with the engine's sample position (the first sample of the segment it took effec
 footer written when the session stops:
 
     {"format": "timbre-grower-control-log", "version": 1, "sample_rate": 48000, "seed": 0,
-     "model": "demo.onnx", "model_sha256": "..."}
+     "voices": 8, "model": "demo.onnx", "model_sha256": "..."}
     {"pos": 0, "action": "loudness_db", "args": [-15.0]}
     {"pos": 96000, "action": "note_on", "args": [60.0, 0.8]}
     {"end": 480000, "fade": 960}
@@ -13,6 +13,7 @@ footer written when the session stops:
 Each line is one command (realtime.commands: `action` is a parameter name or a command's action,
 `args` its arguments); replaying each with `Engine.apply` before sample `pos` reproduces the live
 output sample for sample.
+A header without "voices" (logs written before polyphony) was played by one voice.
 The footer says how many samples were played and how long the closing fade-out was. A log cut
 short (the player was killed) has no footer: the replay then ends one second after the last
 control. The writer appends to `NAME.partial` and renames it to NAME when the session stops.
@@ -31,6 +32,7 @@ from typing import IO, Any
 from core.errors import ParameterError, check_input_file
 from realtime.commands import Command, command_from
 from realtime.synth import SEED_RANGE
+from realtime.voice import MAX_VOICES
 
 LOG_FORMAT = "timbre-grower-control-log"
 LOG_VERSION = 1
@@ -46,6 +48,7 @@ class LoggedControl:
 class ControlLog:
     sample_rate: int
     seed: int
+    voices: int
     model_sha256: str
     controls: list[LoggedControl]
     end: int  # samples played
@@ -64,7 +67,9 @@ class ControlLogWriter:
     """Appends controls drained from an engine's recorder deque (call `drain` from a non-real-
     time thread), line-buffered so that a killed session keeps what it had written."""
 
-    def __init__(self, path: Path, *, sample_rate: int, seed: int, model_path: Path) -> None:
+    def __init__(
+        self, path: Path, *, sample_rate: int, seed: int, voices: int, model_path: Path
+    ) -> None:
         self.path = path
         self.partial = path.with_name(path.name + ".partial")
         self._file: IO[str] | None = self.partial.open("w", buffering=1)
@@ -73,6 +78,7 @@ class ControlLogWriter:
             "version": LOG_VERSION,
             "sample_rate": sample_rate,
             "seed": seed,
+            "voices": voices,
             "model": model_path.name,
             "model_sha256": file_sha256(model_path),
         }
@@ -146,6 +152,9 @@ def read_control_log(path: Path) -> ControlLog:
         raise ParameterError(f"{path}:1: header needs an integer sample_rate and seed")
     if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         raise ParameterError(f"{path}:1: seed {seed} must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}")
+    voices = header.get("voices", 1)
+    if isinstance(voices, bool) or not isinstance(voices, int) or not 1 <= voices <= MAX_VOICES:
+        raise ParameterError(f"{path}:1: voices {voices!r} must be a whole number 1..{MAX_VOICES}")
     controls: list[LoggedControl] = []
     end, fade = None, 0
     for number, record in records[1:]:
@@ -166,6 +175,7 @@ def read_control_log(path: Path) -> ControlLog:
     return ControlLog(
         sample_rate=rate,
         seed=seed,
+        voices=voices,
         model_sha256=str(header.get("model_sha256", "")),
         controls=controls,
         end=end,

@@ -8,12 +8,25 @@ frame from a counter-based generator. So the output is identical whatever the bl
 Parameters are read once per control frame (when frame t + 1 is computed at the start of segment
 t): a change is heard one control frame later, which is the engine's own latency.
 
-Growth (`set_growth`): "off" plays the full learned timbre (the NCA neither steps nor masks),
-"free" lets the NCA grow at `nca_rate` while a note sounds (the clock stops in silence), and
-"per-note" also reseeds it at every note that starts after silence, so each note unfolds from
-its fundamental. Steps asked for with `nca_step` are taken in any mode but "off".
+Voices (`voices`, realtime.voice): each has its own decoder and NCA state, phase, envelope,
+pitch, velocity, NCA clock and random streams (keyed by its slot); the engine owns the frame
+clock, the shared parameters (loudness, bend, gain, noise, blend, rate, gate), the mix and the
+reverb. With one voice the engine is monophonic legato: a note played while another sounds moves
+the pitch there (smoothed) and retriggers the envelope from where it is, and `pitch_hz` and
+`velocity` are read from the parameters. With several, a note goes to the voice already playing
+that note number, else to a free voice (the lowest free slot), else it steals the oldest released
+voice, else the oldest: the stolen voice fades to zero over one control frame (the synth's linear
+ramp, no click) and the new note starts at the next frame. A note-off releases the voices playing
+that number (all of them without a number); `pitch_hz` and `velocity` set the newest voice. Only
+voices that sound (or fade) are computed; the others cost nothing and keep their state.
 
-A silence gate (realtime.gate, threshold `gate_db`) on the loudness control fades the voice to
+Growth (`set_growth`): "off" plays the full learned timbre (the NCA neither steps nor masks),
+"free" lets each voice's NCA grow at `nca_rate` while it sounds (its clock stops in silence), and
+"per-note" also reseeds it at every note that starts after silence, so each note unfolds from
+its fundamental. Steps asked for with `nca_step` are taken in any mode but "off" (by the voices
+that sound, else by the newest voice).
+
+A silence gate (realtime.gate, threshold `gate_db`) on the loudness control fades the voices to
 exact zero where the input or the control stream is silent.
 
 Controls are typed commands (realtime.commands) and arrive two ways: `apply(command)` carries one
@@ -58,7 +71,7 @@ from realtime.synth import (
     frame_position,
     harmonic_segment,
 )
-from realtime.voice import FrameControls, Voice
+from realtime.voice import MAX_VOICES, FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
 MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
@@ -66,7 +79,7 @@ INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by t
 
 
 class Engine:
-    """One voice of a loaded model at `sample_rate` (the output device's rate)."""
+    """A loaded model played by `voices` voices at `sample_rate` (the output device's rate)."""
 
     def __init__(
         self,
@@ -77,8 +90,10 @@ class Engine:
         trace: bool = False,
         growth: str = "free",
         timbre: np.ndarray | None = None,
+        voices: int = 1,
     ) -> None:
-        """timbre: z [Z] to start from (default: the first preset)."""
+        """timbre: z [Z] to start from (default: the first preset). voices: 1 (monophonic
+        legato) to MAX_VOICES."""
         meta = model.meta
         if sample_rate not in SUPPORTED_RATES:
             raise ParameterError(
@@ -86,6 +101,8 @@ class Engine:
             )
         if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
             raise ParameterError(f"seed={seed} must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}")
+        if isinstance(voices, bool) or not isinstance(voices, int) or not 1 <= voices <= MAX_VOICES:
+            raise ParameterError(f"voices={voices!r} must be a whole number in 1..{MAX_VOICES}")
         self.model = model
         self.meta: ArtifactMetadata = meta
         self.sample_rate = sample_rate
@@ -112,9 +129,12 @@ class Engine:
             if timbre is None
             else np.asarray([timbre], np.float32)
         )
-        self.voice = Voice.fresh(meta, start_z)
+        self.voices = [Voice.fresh(meta, start_z, slot=slot) for slot in range(voices)]
+        self.polyphonic = voices > 1
+        self.notes_started = 0  # note-ons so far: a voice's age for the allocator
+        self.frame = 0  # the control frame at the start of the segment being played
         self.noise_delay = round((meta.n_noise_bands - 1) * sample_rate / meta.sample_rate)
-        self._ones_state = np.ones_like(self.voice.nca_state)
+        self._ones_state = np.ones_like(self.voices[0].nca_state)
         self._noise_filter = NoiseFilter(
             meta.n_noise_bands, out_rate=sample_rate, train_rate=meta.sample_rate
         )
@@ -123,7 +143,8 @@ class Engine:
         self._read = 0
         self.position = 0  # output samples produced so far
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
-        self.voice.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
+        # The voices' filtered noise, overlap-added (linear: one buffer serves every voice).
+        self.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
         self._started = False  # frame 0 is computed by start() or the first process()
         # Compile (or load from numba's cache) the oscillator bank now, not in the first callback.
         harmonic_segment(
@@ -137,8 +158,18 @@ class Engine:
         if self._started:
             return
         self._started = True
-        self.voice.current = self._compute_frame(0)
-        self._add_noise(self.voice.current, frame=0, offset=-self.noise_delay)
+        for voice, controls in self._compute_frame(0, every_voice=True):
+            voice.current = controls
+            self._add_noise(controls, frame=0, offset=-self.noise_delay, slot=voice.slot)
+
+    @property
+    def voice(self) -> Voice:
+        """The voice of the newest note (the one voice when monophonic): what the status shows."""
+        return max(self.voices, key=lambda voice: voice.started)
+
+    def sounding(self) -> int:
+        """Voices whose envelope is open (attack to release)."""
+        return sum(voice.envelope.stage != "idle" for voice in self.voices)
 
     # -- geometry --------------------------------------------------------------------------------
     def position_of(self, frame: int) -> int:
@@ -173,15 +204,16 @@ class Engine:
         the model (a timbre's name) is checked here. ParameterError names what is wrong."""
         match command:
             case SetParam(name=name, value=value):
-                self.params.set(name, value)
+                stored = self.params.set(name, value)
+                if self.polyphonic and name in ("pitch_hz", "velocity"):
+                    self.commands.append(("newest_voice", (name, stored)))
             case NoteOn(note=note, velocity=velocity):
-                self.params.set("pitch_hz", 440.0 * 2 ** ((note - 69.0) / 12.0))
+                hz = self.params.set("pitch_hz", 440.0 * 2 ** ((note - 69.0) / 12.0))
                 self.params.set("velocity", velocity)
                 self.note = float(note)
-                self.commands.append(("gate_on", None))
+                self.commands.append(("note_on", (float(note), hz, float(velocity))))
             case NoteOff(note=note):
-                if note is None or abs(float(note) - self.note) < 1e-6:
-                    self.commands.append(("gate_off", None))
+                self.commands.append(("note_off", None if note is None else float(note)))
             case SelectTimbre(name=name):
                 self.select_timbre(name)
             case MorphTimbre(a=a, b=b, x=x):
@@ -236,7 +268,8 @@ class Engine:
         self._check_preset(name)
         self.timbre_name = name
         if now:
-            self.voice.z = self.presets[name].copy()
+            for voice in self.voices:
+                voice.z = self.presets[name].copy()
         self.commands.append(("timbre", self.presets[name]))
 
     def set_growth(self, mode: str) -> None:
@@ -244,32 +277,88 @@ class Engine:
         self.apply(SetGrowth(mode))
 
     def _apply_commands(self, frame: int) -> None:
-        voice = self.voice
+        for voice in self.voices:  # notes that stole a voice, which faded out over last frame
+            if voice.pending is not None:
+                self._start_note(voice, *voice.pending)
         while self.commands:
             kind, value = self.commands.popleft()
-            if kind == "gate_on":
-                if voice.envelope.level == 0.0:
-                    self.smoother.jump("pitch_hz")  # a new note after silence starts on pitch
-                    if self.growth == "per-note":
-                        self._reseed(voice)
-                voice.envelope.gate_on()
-            elif kind == "gate_off":
-                voice.envelope.gate_off()
+            if kind == "note_on":
+                self._note_on(*value)
+            elif kind == "note_off":
+                self._note_off(value)
+            elif kind == "newest_voice":
+                name, stored = value
+                if name == "pitch_hz":
+                    self.voice.pitch_target_hz = stored
+                else:
+                    self.voice.velocity = stored
             elif kind == "timbre":
-                voice.z_target = np.asarray(value, np.float32)
+                for voice in self.voices:
+                    voice.z_target = np.asarray(value, np.float32)
             elif kind == "nca_reset":
-                self._reseed(voice)
+                for voice in self.voices:
+                    self._reseed(voice)
             elif kind == "set_mask":
-                voice.nca_state = voice.nca_state.copy()
-                voice.nca_state[0, 0, :] = value
-            elif kind == "nca_step":
-                voice.nca_pending += value
+                for voice in self.voices:
+                    voice.nca_state = voice.nca_state.copy()
+                    voice.nca_state[0, 0, :] = value
+            elif kind == "nca_step":  # the voices that sound, else the newest (it will)
+                sounding = [v for v in self.voices if v.envelope.stage != "idle"]
+                for voice in sounding or [self.voice]:
+                    voice.nca_pending += value
             elif kind == "nca_perturb":
-                rng = frame_generator(self.seed + 2, frame)
-                seed_cells = self.meta.nca_seed_harmonics
-                hit = rng.random(self.meta.n_harmonics) < value
-                hit[:seed_cells] = False
-                voice.nca_state = voice.nca_state * ~hit[None, None, :]
+                for voice in self.voices:
+                    rng = frame_generator(self.seed + 2, frame, voice.slot)
+                    seed_cells = self.meta.nca_seed_harmonics
+                    hit = rng.random(self.meta.n_harmonics) < value
+                    hit[:seed_cells] = False
+                    voice.nca_state = voice.nca_state * ~hit[None, None, :]
+
+    # -- the voice allocator ----------------------------------------------------------------------
+    def _note_on(self, note: float, hz: float, velocity: float) -> None:
+        voice = self._allocate(note) if self.polyphonic else self.voices[0]
+        same_note = voice.note == note and voice.envelope.stage != "idle"
+        voice.note, voice.started = note, self.notes_started
+        self.notes_started += 1
+        if voice.pending is not None:  # still fading out for an earlier steal
+            voice.pending = (hz, velocity)
+        elif self.polyphonic and voice.envelope.level > 0.0 and not same_note:
+            # stolen: fade to zero over this frame (the synth's ramp), start at the next
+            voice.pending = (hz, velocity)
+            voice.envelope.level, voice.envelope.stage = 0.0, "idle"
+        else:  # a free voice, the same note again, or the one voice (legato)
+            self._start_note(voice, hz, velocity)
+
+    def _start_note(self, voice: Voice, hz: float, velocity: float) -> None:
+        voice.pending = None
+        if voice.envelope.level == 0.0:
+            # a new note after silence starts on pitch
+            if self.polyphonic:
+                voice.pitch_hz = hz
+            else:
+                self.smoother.jump("pitch_hz")
+            if self.growth == "per-note":
+                self._reseed(voice)
+        voice.pitch_target_hz, voice.velocity = hz, velocity
+        voice.envelope.gate_on()
+
+    def _allocate(self, note: float) -> Voice:
+        """The voice for a new note: the one playing this note number, else the lowest free slot,
+        else the oldest released voice, else the oldest."""
+        for voice in self.voices:
+            if voice.started >= 0 and voice.note == note and voice.envelope.stage != "idle":
+                return voice
+        free = [v for v in self.voices if v.envelope.stage == "idle" and v.pending is None]
+        if free:
+            return free[0]
+        released = [v for v in self.voices if v.envelope.stage == "release"]
+        return min(released or self.voices, key=lambda voice: voice.started)
+
+    def _note_off(self, note: float | None) -> None:
+        for voice in self.voices:
+            if note is None or abs(note - voice.note) < 1e-6:
+                voice.pending = None  # a note that was waiting for its stolen voice never sounds
+                voice.envelope.gate_off()
 
     def _reseed(self, voice: Voice) -> None:
         voice.nca_state = np.asarray([self.meta.nca_seed_state], np.float32)
@@ -292,25 +381,50 @@ class Engine:
         return step
 
     # -- one control frame ------------------------------------------------------------------------
-    def _compute_frame(self, frame: int) -> FrameControls:
-        """Read parameters and commands, step smoothing, envelope, gate and NCA clock, run the
-        graph."""
-        voice, meta = self.voice, self.meta
+    def _compute_frame(
+        self, frame: int, *, every_voice: bool = False
+    ) -> list[tuple[Voice, FrameControls]]:
+        """Read parameters and commands, step smoothing and the gate, then each voice that sounds
+        (or is fading out; every voice with `every_voice`, and always the one voice when
+        monophonic): its frame's controls."""
         if self.inbox:
             self._drain_inbox(frame)
         self._apply_commands(frame)
         self.smoother.step()
         get = self.smoother.value
-        level = voice.envelope.step(1.0 / self.frame_rate) * get("velocity")
-        level *= self.gate.step(get("loudness_db"), get("gate_db"))
-        voice.z += 0.2 * (voice.z_target - voice.z)
-        f0 = get("pitch_hz") * 2 ** (get("bend_semitones") / 12.0)
+        gate = self.gate.step(get("loudness_db"), get("gate_db"))
+        pitch_coeff = float(self.smoother.coeff[self.params.index["pitch_hz"]])
+        computed = []
+        for voice in self.voices:
+            voice.z += 0.2 * (voice.z_target - voice.z)
+            if self.polyphonic:
+                voice.pitch_hz += pitch_coeff * (voice.pitch_target_hz - voice.pitch_hz)
+                quiet = voice.envelope.stage == "idle" and voice.current.silent()
+                if quiet and not every_voice:
+                    continue
+            computed.append((voice, self._voice_frame(voice, frame, gate)))
+        if self.trace is not None:
+            newest = self.voice
+            self.trace.append(next((c for v, c in computed if v is newest), newest.current))
+        return computed
+
+    def _voice_frame(self, voice: Voice, frame: int, gate: float) -> FrameControls:
+        """Step one voice's envelope and NCA clock and run the graph for it."""
+        meta, get = self.meta, self.smoother.value
+        pitch, velocity = (
+            (voice.pitch_hz, voice.velocity)
+            if self.polyphonic
+            else (get("pitch_hz"), get("velocity"))
+        )
+        level = voice.envelope.step(1.0 / self.frame_rate) * velocity
+        level *= gate
+        f0 = pitch * 2 ** (get("bend_semitones") / 12.0)
         f0 = min(max(f0, meta.f0_min_hz), meta.f0_max_hz)
         loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
         loud = max(loud, -100.0)
         step = self._nca_step_due(voice, get("nca_rate"))
         full_timbre = self.growth == "off"
-        fire_rng = frame_generator(self.seed + 1, frame)
+        fire_rng = frame_generator(self.seed + 1, frame, voice.slot)
         fire = (fire_rng.random((1, 1, meta.n_harmonics)) < meta.nca_fire_rate).astype(np.float32)
         feeds = {
             "f0_hz": np.array([[f0]], np.float32),
@@ -334,52 +448,51 @@ class Engine:
         voice.gru_state, voice.nca_state, voice.mask = gru_out, nca_out, mask
         gain = 10.0 ** (get("gain_db") / 20.0) * level
         noise_mags = mags[0].astype(np.float64) * gain * 10.0 ** (get("noise_db") / 20.0)
-        controls = FrameControls(
+        return FrameControls(
             f0_hz=f0,
             harmonic_amps=(amps[0] * gain).astype(np.float32),
             noise_mags=noise_mags,
             noise_fir=self._noise_filter(noise_mags),
         )
-        if self.trace is not None:
-            self.trace.append(controls)
-        return controls
 
     # -- one segment ------------------------------------------------------------------------------
-    def _add_noise(self, controls: FrameControls, *, frame: int, offset: int) -> None:
-        """Overlap-add frame `frame`'s filtered noise into the accumulator (sample 0 of the
-        accumulator = first sample of the current segment); `offset` = where its first output
-        sample lands, the filter's delay already taken off."""
+    def _add_noise(self, controls: FrameControls, *, frame: int, offset: int, slot: int) -> None:
+        """Overlap-add frame `frame`'s filtered noise of voice `slot` into the accumulator
+        (sample 0 of the accumulator = first sample of the current segment); `offset` = where its
+        first output sample lands, the filter's delay already taken off."""
         n = self.position_of(frame + 1) - self.position_of(frame)
-        white = frame_noise(self.seed, frame, n).astype(np.float64)
+        white = frame_noise(self.seed, frame, n, slot).astype(np.float64)
         shaped = np.convolve(white, controls.noise_fir)  # [n + 2D]
         start = max(0, -offset)
-        acc = self.voice.noise_acc
+        acc = self.noise_acc
         acc[offset + start : offset + shaped.shape[0]] += shaped[start:]
 
     def _next_segment(self) -> None:
-        voice = self.voice
-        t = voice.frame
+        t = self.frame
         n = self.position_of(t + 1) - self.position_of(t)
-        upcoming = self._compute_frame(t + 1)
-        self._add_noise(upcoming, frame=t + 1, offset=n - self.noise_delay)
-        harmonic, voice.phase = harmonic_segment(
-            voice.current.f0_hz,
-            upcoming.f0_hz,
-            voice.current.harmonic_amps,
-            upcoming.harmonic_amps,
-            n,
-            sample_rate=self.sample_rate,
-            phase=voice.phase,
-        )
-        acc = voice.noise_acc
-        dry = harmonic + acc[:n]
+        dry = np.zeros(n)
+        for voice, upcoming in self._compute_frame(t + 1):
+            if upcoming.noise_mags.any():
+                self._add_noise(upcoming, frame=t + 1, offset=n - self.noise_delay, slot=voice.slot)
+            harmonic, voice.phase = harmonic_segment(
+                voice.current.f0_hz,
+                upcoming.f0_hz,
+                voice.current.harmonic_amps,
+                upcoming.harmonic_amps,
+                n,
+                sample_rate=self.sample_rate,
+                phase=voice.phase,
+            )
+            dry += harmonic
+            voice.current = upcoming
+        acc = self.noise_acc
+        dry += acc[:n]
         self._segment = (dry if self.reverb is None else self.reverb.process(dry)).astype(
             np.float32
         )
         acc[:-n] = acc[n:]
         acc[-n:] = 0.0
-        voice.current = upcoming
-        voice.frame = t + 1
+        self.frame = t + 1
         self._read = 0
 
     def process(self, n: int, out: np.ndarray | None = None) -> np.ndarray:

@@ -19,21 +19,19 @@ from core.cli_help import command_parser
 from core.errors import ParameterError, run_cli
 from realtime.params import SPECS
 from realtime.shared_options import (
-    SEED_OPTION_RANGE,
+    SHARED_RANGES,
     add_growth_and_gate,
+    add_voices,
     check_ranges,
     param_range,
 )
 
 # What each numeric option accepts (realtime.shared_options.check_ranges).
 OPTION_RANGES = {
+    **SHARED_RANGES,
     "blocksize": (32, 2048, "samples"),
     "prefill": (1, 16, "blocks"),
-    "loudness": param_range("loudness_db"),
-    "gain": param_range("gain_db"),
     "nca_rate": param_range("nca_rate"),
-    "gate": param_range("gate_db"),
-    "seed": SEED_OPTION_RANGE,
     "osc_port": (0, 65535, "(0: any free port)"),
 }
 NO_SOUND_CARD_HINT = "apt-get install jackd2, then: jackd -d dummy -r 48000 -p 256 &"
@@ -97,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
     add_growth_and_gate(start, growth_default="free")
+    add_voices(start)
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -220,7 +219,8 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
     outside = "" if not on or engine.meta.in_trained_range(f0) else " (outside the trained range)"
     sounding = "note on " if on else "silent  "
     return (
-        f"load {load} | underflows {player.underflows} | {sounding} {f0:7.1f} Hz{outside} "
+        f"load {load} | underflows {player.underflows} | voices {engine.sounding()}/"
+        f"{len(engine.voices)} | {sounding} {f0:7.1f} Hz{outside} "
         f"{engine.smoother.value('loudness_db'):6.1f} dB | timbre {engine.timbre_name} | "
         f"growth {engine.growth}, blend {engine.smoother.value('mask_blend'):.2f}, NCA step "
         f"{voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
@@ -268,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
         sd.check_output_settings(device=device, samplerate=rate, channels=channels)
     except Exception as err:
         raise ParameterError(f"{info['name']} cannot play {rate} Hz ({err})") from None
-    engine = Engine(model, sample_rate=rate, seed=args.seed)
+    engine = Engine(model, sample_rate=rate, seed=args.seed, voices=args.voices)
     if args.timbre is not None and args.timbre not in engine.presets:
         raise ParameterError(
             f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
@@ -281,7 +281,11 @@ def run(args: argparse.Namespace) -> int:
 
         engine.recorder = deque()
         writer = ControlLogWriter(
-            args.record_osc, sample_rate=rate, seed=args.seed, model_path=model_path
+            args.record_osc,
+            sample_rate=rate,
+            seed=args.seed,
+            voices=args.voices,
+            model_path=model_path,
         )
     # Initial settings go through the inbox too, so that a recording replays them.
     initial: list[Command] = [

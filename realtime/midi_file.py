@@ -1,7 +1,8 @@
 """Standard MIDI files (format 0 and 1) as score events for `grow-render --score song.mid`.
 
-The engine is monophonic: every channel and track is merged and the latest note wins (a note-off
-releases only the sounding note). Channel messages map to commands as live MIDI input does
+Every channel and track is merged into one stream of notes: overlapping notes play together on a
+polyphonic engine (`--voices`), and on one voice the latest note wins (a note-off releases only
+the sounding note). Channel messages map to commands as live MIDI input does
 (realtime.midi_mapping: notes, pitch bend, the mapped controllers); the tempo map (meta event
 0x51) is followed, and SMPTE time division is supported. Everything else (other controllers,
 sysex, other meta events) is read past.

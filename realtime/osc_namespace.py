@@ -179,13 +179,14 @@ ROUTES = {
         Route(
             "/grow/note",
             "f note [f velocity]",
-            "MIDI note (float = microtonal), gate on; velocity 0..1 (0 = this note off)",
+            "MIDI note (float = microtonal), gate on, on a voice of its own (one voice: legato); "
+            "velocity 0..1 (0 = this note off)",
             note_on,
         ),
         Route(
             "/grow/note/off",
             "[f note]",
-            "gate off (release); with a note, only if it is the sounding one",
+            "release every note; with a note, only the voice playing it",
             note_off,
         ),
         parameter_route("/grow/pitch", "pitch_hz", "f hz"),

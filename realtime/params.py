@@ -27,10 +27,10 @@ class ParamSpec:
 
 
 PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("pitch_hz", "Hz", 20.0, 4000.0, 220.0, 0.01, "absolute pitch of the note"),
+    ParamSpec("pitch_hz", "Hz", 20.0, 4000.0, 220.0, 0.01, "pitch of the newest note"),
     ParamSpec("bend_semitones", "st", -24.0, 24.0, 0.0, 0.01, "pitch bend added to the pitch"),
     ParamSpec("loudness_db", "dB", -100.0, 0.0, -15.0, 0.02, "loudness fed to the decoder"),
-    ParamSpec("velocity", "0..1", 0.0, 1.0, 1.0, 0.0, "note velocity (scales the envelope)"),
+    ParamSpec("velocity", "0..1", 0.0, 1.0, 1.0, 0.0, "newest note's velocity (its envelope)"),
     ParamSpec("gain_db", "dB", -60.0, 12.0, 0.0, 0.05, "master output gain"),
     ParamSpec("noise_db", "dB", -120.0, 12.0, 0.0, 0.05, "gain of the noise branch"),
     ParamSpec("mask_blend", "0..1", 0.0, 1.0, 1.0, 0.05, "0 = full learned timbre, 1 = NCA mask"),

@@ -21,19 +21,23 @@ from export.contract import ArtifactMetadata
 from realtime.params import SPECS
 from realtime.shared_options import (
     MIDI_NOTE_RANGE,
-    SEED_OPTION_RANGE,
+    SHARED_RANGES,
     add_growth_and_gate,
+    add_voices,
     check_ranges,
     param_range,
 )
+from realtime.voice import DEFAULT_VOICES
 
 if TYPE_CHECKING:
     from core.features import Features
+    from realtime.control_log import ControlLog
     from realtime.engine import Engine
 
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 # What each numeric option accepts (realtime.shared_options.check_ranges).
 OPTION_RANGES = {
+    **SHARED_RANGES,
     "note": MIDI_NOTE_RANGE,
     "pitch_shift": (-48.0, 48.0, "semitones"),
     "loudness_offset": (-60.0, 60.0, "dB"),
@@ -42,12 +46,8 @@ OPTION_RANGES = {
     "silence": (0.0, 60.0, "s"),
     "grow_steps": (0, 100_000, "steps"),
     "tail": (0.0, 60.0, "s"),
-    "loudness": param_range("loudness_db"),
-    "gain": param_range("gain_db"),
     "noise": param_range("noise_db"),
-    "gate": param_range("gate_db"),
     "blocksize": (1, 65536, "samples"),
-    "seed": SEED_OPTION_RANGE,
 }
 
 
@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         "which only digitally silent input reaches; "
         f"{SPECS['gate_db'].default:g} otherwise",
     )
+    add_voices(
+        p,
+        default_note=f"{DEFAULT_VOICES} for --score and --grow, the session's for --osc-log, "
+        "1 for --input (its one tracked pitch)",
+    )
     p.add_argument("--tail", type=float, default=0.5, help="seconds after a score's last note")
     p.add_argument(
         "--loudness", type=float, default=SPECS["loudness_db"].default, help="dB fed to the decoder"
@@ -183,6 +188,23 @@ def resynthesis_events(
     )
 
 
+def voice_count(args: argparse.Namespace, log: ControlLog | None) -> int:
+    """--voices, or what the mode implies; ParameterError where the mode fixes it otherwise."""
+    if args.input is not None:
+        if args.voices not in (None, 1):
+            raise ParameterError("--input drives one voice (its tracked pitch): leave out --voices")
+        return 1
+    if log is not None:
+        if args.voices not in (None, log.voices):
+            plural = "s" if log.voices != 1 else ""
+            raise ParameterError(
+                f"{args.osc_log} was played with {log.voices} voice{plural}: a replay needs the "
+                "same (leave out --voices)"
+            )
+        return log.voices
+    return DEFAULT_VOICES if args.voices is None else int(args.voices)
+
+
 def run(args: argparse.Namespace) -> int:
     import warnings
 
@@ -209,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.png, option="--png", suffixes=(".png",), force=args.force)
         require_matplotlib("--png")
     log = read_control_log(args.osc_log) if args.osc_log else None
+    voices = voice_count(args, log)
     model_path = args.model or demo_model_path()
     model = load_model(model_path, provider=args.provider)
     rate = args.samplerate or (log.sample_rate if log else 48000)
@@ -228,7 +251,13 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--timbre input needs --input (its MFCCs give the timbre)")
     z = encode_timbre(model.meta, features.mfcc) if timbre == "input" and features else None
     engine = Engine(
-        model, sample_rate=rate, seed=seed, trace=args.png is not None, growth=growth, timbre=z
+        model,
+        sample_rate=rate,
+        seed=seed,
+        trace=args.png is not None,
+        growth=growth,
+        timbre=z,
+        voices=voices,
     )
     if log is None:  # a replayed session carries its own settings
         engine.params.set("loudness_db", args.loudness)

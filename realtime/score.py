@@ -114,5 +114,5 @@ def parse_json_score(path: Path, presets: Collection[str] | None = None) -> list
         pitch = _number(str(path), note, "note", i)
         velocity = _number(str(path), note, "velocity", i, 1.0)
         events.append(Event(start, 2, NoteOn(pitch, velocity)))
-        events.append(Event(start + duration, 0, NoteOff()))
+        events.append(Event(start + duration, 0, NoteOff(pitch)))  # this note's own end
     return sorted(events, key=Event.sort_key)

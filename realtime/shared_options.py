@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from core.errors import ParameterError
 from realtime.params import GROWTH_MODES, SPECS
 from realtime.synth import SEED_RANGE
+from realtime.voice import DEFAULT_VOICES, MAX_VOICES
 
 # An option's accepted values: (lowest, highest, unit), both ends included.
 Range = tuple[float, float, str]
@@ -22,6 +23,14 @@ def param_range(name: str) -> Range:
 
 
 SEED_OPTION_RANGE: Range = (SEED_RANGE[0], SEED_RANGE[1], "")
+# The numeric options both CLIs have (argparse dest -> range).
+SHARED_RANGES: dict[str, Range] = {
+    "loudness": param_range("loudness_db"),
+    "gain": param_range("gain_db"),
+    "gate": param_range("gate_db"),
+    "seed": SEED_OPTION_RANGE,
+    "voices": (1, MAX_VOICES, "voices"),
+}
 
 
 def check_ranges(args: argparse.Namespace, ranges: Mapping[str, Range]) -> None:
@@ -44,6 +53,18 @@ def check_ranges(args: argparse.Namespace, ranges: Mapping[str, Range]) -> None:
 def number(value: float) -> str:
     """An option's value as the user would write it: 60, 0.5, -1e-06."""
     return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def add_voices(group: argparse._ActionsContainer, *, default_note: str = "") -> None:
+    """--voices N (default DEFAULT_VOICES; None where `default_note` says the caller chooses)."""
+    group.add_argument(
+        "--voices",
+        type=int,
+        default=None if default_note else DEFAULT_VOICES,
+        help=f"voices that can sound at once, 1..{MAX_VOICES}: overlapping notes play together, "
+        "a note beyond them steals the oldest released voice (else the oldest) with a short "
+        f"fade; 1 = monophonic legato (default {default_note or DEFAULT_VOICES})",
+    )
 
 
 GROWTH_HELP = (

@@ -167,19 +167,20 @@ class NoiseFilter:
 SEED_RANGE = (0, 2**63 - 1)
 
 
-def frame_generator(key: int, frame: int) -> np.random.Generator:
-    """A random stream of its own for one control frame (counter-based: the same for the same
-    (key, frame) whatever the order of calls).
+def frame_generator(key: int, frame: int, slot: int = 0) -> np.random.Generator:
+    """A random stream of its own for one control frame of one voice slot (counter-based: the
+    same for the same (key, frame, slot) whatever the order of calls).
 
-    The frame goes into the second word of Philox's 256-bit counter, so frames are 2**64 draws
-    apart. (With the frame as the counter itself, frame t + 1's stream was frame t's shifted by a
-    few samples: the "white" noise repeated from frame to frame and coloured the noise branch.)
+    The frame goes into the second word of Philox's 256-bit counter and the slot into the third,
+    so frames and voices are 2**64 draws apart and slot 0 is what a one-voice engine draws. (With
+    the frame as the counter itself, frame t + 1's stream was frame t's shifted by a few samples:
+    the "white" noise repeated from frame to frame and coloured the noise branch.)
     """
-    return np.random.Generator(np.random.Philox(key=key, counter=[0, frame, 0, 0]))
+    return np.random.Generator(np.random.Philox(key=key, counter=[0, frame, slot, 0]))
 
 
-def frame_noise(seed: int, frame: int, n: int) -> np.ndarray:
-    """White noise uniform in [-1, 1) for one control frame: [n] float32, the same for the same
-    (seed, frame) whatever the block size or the order of calls."""
-    generator = frame_generator(seed, frame)
+def frame_noise(seed: int, frame: int, n: int, slot: int = 0) -> np.ndarray:
+    """White noise uniform in [-1, 1) for one control frame of one voice slot: [n] float32, the
+    same for the same (seed, frame, slot) whatever the block size or the order of calls."""
+    generator = frame_generator(seed, frame, slot)
     return (generator.random(n, dtype=np.float32) * 2.0 - 1.0).astype(np.float32)

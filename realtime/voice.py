@@ -1,6 +1,10 @@
-"""One voice's state, kept apart from the engine so that polyphony and a duplex effect mode can
-hold several: decoder and NCA state, oscillator phase, envelope, the noise overlap-add tail, and
-the controls of the frames around the segment being played."""
+"""One voice's state, kept apart from the engine so that the engine can hold several (polyphony)
+and a duplex effect mode one: decoder and NCA state, oscillator phase, envelope, the note it
+plays (pitch, velocity, age), its NCA clock, and the controls of the frame it last computed.
+
+A voice's random streams are keyed by its `slot` (realtime.synth.frame_generator), so slot 0 of a
+polyphonic engine draws exactly what the monophonic engine draws.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ import numpy as np
 
 from export.contract import ArtifactMetadata
 from realtime.envelope import ADSR
+from realtime.params import SPECS
+
+MAX_VOICES = 64  # an engine's most voices (each costs a graph call per frame while it sounds)
+DEFAULT_VOICES = 8  # grow-live's and grow-render --score's
 
 
 @dataclass
@@ -21,28 +29,43 @@ class FrameControls:
     noise_mags: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B] gains applied
     noise_fir: np.ndarray = field(default_factory=lambda: np.zeros(1))  # [2D + 1]
 
+    def silent(self) -> bool:
+        """Nothing of this frame is heard (every harmonic and noise gain exactly zero)."""
+        return not (self.harmonic_amps.any() or self.noise_mags.any())
+
 
 @dataclass
 class Voice:
+    slot: int
     gru_state: np.ndarray  # [L, 1, H]
     nca_state: np.ndarray  # [1, C, K]
     z: np.ndarray  # [1, Z] current (smoothed) timbre vector
     z_target: np.ndarray  # [1, Z]
     phase: float = 0.0  # fundamental phase, rad
-    frame: int = 0  # index of the frame at the start of the current segment
+    note: float = 69.0  # MIDI note it plays (or last played): the note id of NoteOff
+    pitch_hz: float = SPECS["pitch_hz"].default  # smoothed pitch, before the shared bend
+    pitch_target_hz: float = SPECS["pitch_hz"].default
+    velocity: float = 1.0
+    started: int = -1  # note-on count when its note began (the allocator's age; -1: never)
+    pending: tuple[float, float] | None = None  # (note, velocity) to start once stolen and faded
     nca_step_count: int = 0
     nca_clock: float = 0.0  # fractional NCA steps owed
     nca_pending: int = 0  # steps requested by /grow/nca/step
     envelope: ADSR = field(default_factory=ADSR)
     current: FrameControls = field(default_factory=FrameControls)
     mask: np.ndarray = field(default_factory=lambda: np.zeros((1, 0), np.float32))  # [1, K]
-    noise_acc: np.ndarray = field(default_factory=lambda: np.zeros(0))  # overlap-add buffer
 
     @classmethod
-    def fresh(cls, meta: ArtifactMetadata, z: np.ndarray) -> Voice:
+    def fresh(cls, meta: ArtifactMetadata, z: np.ndarray, *, slot: int = 0) -> Voice:
         return cls(
+            slot=slot,
             gru_state=np.zeros((meta.gru_layers, 1, meta.gru_hidden), np.float32),
             nca_state=np.asarray([meta.nca_seed_state], np.float32),
             z=z.copy(),
             z_target=z.copy(),
         )
+
+    @property
+    def held(self) -> bool:
+        """Its note is held (not idle, not released)."""
+        return self.envelope.stage not in ("idle", "release")

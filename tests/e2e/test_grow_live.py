@@ -141,8 +141,11 @@ def median_pitch(audio: np.ndarray, rate: int) -> float:
 
 
 def perform(jack_env: dict[str, str], wav: Path, log: Path) -> tuple[list, list, float, str]:
-    """Notes, a bend, a note from oscsend, an NCA rate; status at 4.5 s and 7 s."""
-    live = Live(jack_env, "--record-wav", str(wav), "--record-osc", str(log), seconds=8)
+    """Notes, a bend, a note from oscsend, an NCA rate; status at 4.5 s and 7 s. One voice
+    (legato: each note takes over the last, so the pitch of each stretch is one note's; the
+    other tests here play the default eight)."""
+    args = ("--voices", "1", "--record-wav", str(wav), "--record-osc", str(log))
+    live = Live(jack_env, *args, seconds=8)
     live.at(0.5)
     live.client.send_message("/grow/note", [57.0, 0.9])  # A3, 220 Hz
     live.at(2.0)
@@ -228,6 +231,7 @@ def test_hostile_input_while_playing(jack_env: dict[str, str], tmp_path: Path) -
         sent += 1
     live.at(3.5)  # UDP: the kernel drops what arrives while the socket's buffer is full
     live.client.send_message("/grow/gain", 0.0)
+    live.client.send_message("/grow/note", [57.0, 0.0])  # A3 off (eight voices: it would stay)
     live.client.send_message("/grow/note", [64.0, 1.0])
     live.at(4.5)
     _, status = live.status()

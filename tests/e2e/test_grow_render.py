@@ -79,6 +79,52 @@ def test_score_plays_its_notes(tmp_path: Path) -> None:
     assert fundamental(1.0) == pytest.approx(659.26, abs=3.0)
 
 
+def line_db(audio: np.ndarray, rate: int, hz: float) -> float:
+    """Level of the strongest spectral line within 3 % of hz, dB."""
+    spec = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), n=4 * len(audio)))
+    freqs = np.fft.rfftfreq(4 * len(audio), 1 / rate)
+    return float(20 * np.log10(spec[(freqs > 0.97 * hz) & (freqs < 1.03 * hz)].max() + 1e-12))
+
+
+@pytest.mark.parametrize("kind", ["json", "midi"])
+def test_a_chord_sounds_both_pitches(tmp_path: Path, kind: str) -> None:
+    """A3 and E4 together (E4 from 0.2 s): both sound by default; --voices 1 is legato, the later
+    note takes the voice."""
+    if kind == "json":
+        score = tmp_path / "chord.json"
+        score.write_text(
+            json.dumps(
+                [
+                    {"time": 0.0, "duration": 1.2, "note": "A3"},
+                    {"time": 0.2, "duration": 1.0, "note": "E4", "velocity": 0.8},
+                ]
+            )
+        )
+    else:
+        import mido
+
+        midi = mido.MidiFile(ticks_per_beat=100)  # 120 bpm: a tick is 5 ms
+        track = mido.MidiTrack()
+        track.append(mido.Message("note_on", note=57, velocity=127, time=0))
+        track.append(mido.Message("note_on", note=64, velocity=100, time=40))
+        track.append(mido.Message("note_off", note=64, velocity=0, time=200))
+        track.append(mido.Message("note_off", note=57, velocity=0, time=0))
+        midi.tracks.append(track)
+        score = tmp_path / "chord.mid"
+        midi.save(score)
+    levels = {}
+    for voices in ("8", "1"):
+        out = tmp_path / f"chord-{voices}.wav"
+        done = grow_render("--score", str(score), "--voices", voices, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        audio, rate = sf.read(out)
+        held = audio[int(0.5 * rate) : int(1.1 * rate)]
+        levels[voices] = (line_db(held, rate, 220.0), line_db(held, rate, 329.63))
+    (a3, e4), (mono_a3, mono_e4) = levels["8"], levels["1"]
+    assert abs(a3 - e4) < 12.0 and abs(e4 - mono_e4) < 6.0, levels
+    assert a3 - mono_a3 > 20.0, levels  # one voice: A3 gave way to E4
+
+
 def test_midi_score_with_picture(tmp_path: Path) -> None:
     import mido
 
@@ -114,6 +160,8 @@ def test_osc_log_replay_applies_the_fade(tmp_path: Path) -> None:
     audio, rate = sf.read(out, dtype="float32")
     assert (rate, audio.shape[0]) == (44100, 44100)  # the log's rate and length
     assert np.abs(audio[-3000:-900]).max() > 0.01 and audio[-1] == 0.0
+    other = grow_render("--osc-log", str(log), "--voices", "8", "--out", str(tmp_path / "x.wav"))
+    assert other.returncode == 2 and "was played with 1 voice: a replay needs" in other.stderr
 
 
 @pytest.mark.parametrize(
@@ -146,6 +194,8 @@ def test_osc_log_replay_applies_the_fade(tmp_path: Path) -> None:
         (("--score", "nope.mid"), "nope.mid: no such file"),
         (("--osc-log", "nope.jsonl"), "nope.jsonl: no such file"),
         (("--osc-log", "SCORE"), "bad.json: not a Timbre Grower control log"),
+        (("--score", "SCORE", "--voices", "0"), "--voices 0 must be in 1..64 voices"),
+        (("--input", "IN", "--voices", "4"), "--input drives one voice (its tracked pitch)"),
     ],
 )
 def test_bad_command_lines_are_named(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

@@ -58,28 +58,32 @@ def play_live(engine: Engine, blocks: int, blocksize: int) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("blocksize", [64, 128, 333])
+@pytest.mark.parametrize(("blocksize", "voices"), [(64, 1), (128, 4), (333, 4)])
 def test_record_then_replay_gives_the_same_samples(
-    demo: LoadedModel, tmp_path: Path, blocksize: int
+    demo: LoadedModel, tmp_path: Path, blocksize: int, voices: int
 ) -> None:
-    live = Engine(demo, sample_rate=48000, seed=3)
+    live = Engine(demo, sample_rate=48000, seed=3, voices=voices)
     live.recorder = deque()
     played = play_live(live, 96000 // blocksize, blocksize)
     assert live.rejected == 1
     path = tmp_path / "session.jsonl"
-    writer = ControlLogWriter(path, sample_rate=48000, seed=3, model_path=demo_model_path())
+    writer = ControlLogWriter(
+        path, sample_rate=48000, seed=3, voices=voices, model_path=demo_model_path()
+    )
     writer.drain(live.recorder)
     writer.close(end=played.shape[0], fade=0)
     assert writer.written == len(POSTS) - 1
     log = read_control_log(path)
     assert [c.command for c in log.controls] == [c for _, c in POSTS if c != SelectTimbre("nope")]
+    assert log.voices == voices
     events = [Event(c.position / 48000, 1, c.command) for c in log.controls]
-    replay = render(Engine(demo, sample_rate=48000, seed=log.seed), events, log.end / 48000)
+    engine = Engine(demo, sample_rate=48000, seed=log.seed, voices=log.voices)
+    replay = render(engine, events, log.end / 48000)
     assert np.abs(played).max() > 0.01
     assert np.abs(replay - played).max() <= 1e-6
     # The recording matters: the same controls applied a frame late give another signal.
     late = [Event(e.time_s + 0.01, 1, e.command) for e in events]
-    shifted = render(Engine(demo, sample_rate=48000, seed=3), late, log.end / 48000)
+    shifted = render(Engine(demo, sample_rate=48000, seed=3, voices=voices), late, log.end / 48000)
     assert np.abs(shifted - played).max() > 1e-3
 
 
@@ -149,3 +153,15 @@ def test_header_and_cut_short_logs(tmp_path: Path) -> None:
     log = read_control_log(cut)
     assert [c.command for c in log.controls] == [NoteOn(60, 1)]
     assert (log.end, log.fade) == (480 + 48000, 0)
+    assert log.voices == 1  # a header without "voices" was written by a one-voice engine
+
+
+@pytest.mark.parametrize("voices", ["8", "0", "65", "true", "2.5"])
+def test_a_bad_voice_count_in_the_header_is_named(tmp_path: Path, voices: str) -> None:
+    path = tmp_path / "voices.jsonl"
+    path.write_text(
+        '{"format": "timbre-grower-control-log", "version": 1, "sample_rate": 48000, '
+        f'"voices": {voices if voices != "8" else chr(34) + "8" + chr(34)}}}\n'
+    )
+    with pytest.raises(ParameterError, match=r":1: voices .* must be a whole number 1\.\.64"):
+        read_control_log(path)

@@ -1,0 +1,174 @@
+"""Polyphony: voices that sum, an allocator that steals without a click, growth per voice."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.errors import ParameterError
+from realtime.commands import NcaStep, NoteOff, NoteOn, SetParam
+from realtime.engine import Engine
+from realtime.model import LoadedModel
+from realtime.render import render
+from realtime.score import Event, order_of
+from realtime.synth import frame_noise
+
+RATE = 48000
+
+
+def at(time_s: float, command: Any) -> Event:
+    return Event(time_s, order_of(command), command)
+
+
+def peak_db(audio: np.ndarray, hz: float) -> float:
+    """Level of the strongest spectral line within 3 % of hz, dB."""
+    spec = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), n=4 * len(audio)))
+    freqs = np.fft.rfftfreq(4 * len(audio), 1 / RATE)
+    band = (freqs > hz * 0.97) & (freqs < hz * 1.03)
+    return float(20 * np.log10(spec[band].max() + 1e-12))
+
+
+def test_two_voices_are_the_sum_of_two_single_voices(demo: LoadedModel) -> None:
+    """Voice slots are independent: a chord is what each of its notes plays alone (slot 1 alone:
+    slot 0 held at velocity 0, so the same note lands in the same slot with the same keys)."""
+    a, b = [at(0.0, NoteOn(57.0, 0.9)), at(0.6, NoteOff(57.0))], [at(0.9, NoteOff(64.0))]
+    chord = render(Engine(demo, seed=5, voices=2), [*a, at(0.0, NoteOn(64.0, 0.8)), *b], 1.4)
+    first = render(Engine(demo, seed=5, voices=1), a, 1.4)
+    silent_first = [at(0.0, NoteOn(57.0, 0.0)), at(0.6, NoteOff(57.0))]
+    second = render(
+        Engine(demo, seed=5, voices=2), [*silent_first, at(0.0, NoteOn(64.0, 0.8)), *b], 1.4
+    )
+    assert min(np.abs(first).max(), np.abs(second).max()) > 0.05
+    assert np.abs(chord - (first + second)).max() < 1e-5
+    # and the two are different sounds (not one voice counted twice)
+    assert np.abs(first - second).max() > 0.05
+
+
+def test_one_note_on_many_voices_is_the_one_voice_engine(demo: LoadedModel) -> None:
+    events = [at(0.0, NoteOn(60.0, 1.0)), at(0.5, SetParam("bend_semitones", 1.0))]
+    events.append(at(0.8, NoteOff(60.0)))
+    mono = render(Engine(demo, seed=2, voices=1), events, 1.3)
+    poly = render(Engine(demo, seed=2, voices=8), events, 1.3)
+    assert np.abs(mono).max() > 0.05 and np.array_equal(mono, poly)
+
+
+def test_polyphony_is_block_size_invariant(demo: LoadedModel) -> None:
+    events = [at(0.0, NoteOn(57.0, 1.0)), at(0.21, NoteOn(64.0, 0.7)), at(0.33, NoteOn(69.0))]
+    events += [at(0.5, NoteOff(64.0)), at(0.61, NoteOn(72.0, 0.5)), at(0.9, NoteOff())]
+    whole = render(Engine(demo, voices=3), events, 1.4, blocksize=4096)
+    small = render(Engine(demo, voices=3), events, 1.4, blocksize=61)
+    assert np.abs(whole).max() > 0.05 and np.array_equal(whole, small)
+
+
+def test_the_allocator_steals_the_oldest_released_then_the_oldest(demo: LoadedModel) -> None:
+    engine = Engine(demo, voices=2)
+    hop = engine.hop_max()
+
+    def play(*commands: Any, frames: int = 3) -> list[tuple[float, str]]:
+        for command in commands:
+            engine.apply(command)
+        engine.process(frames * hop)
+        return [(v.note, "held" if v.held else v.envelope.stage) for v in engine.voices]
+
+    assert play(NoteOn(60.0), NoteOn(62.0)) == [(60.0, "held"), (62.0, "held")]
+    # the same note again: the voice that plays it, retriggered (no steal)
+    assert play(NoteOn(62.0)) == [(60.0, "held"), (62.0, "held")]
+    assert play(NoteOff(62.0)) == [(60.0, "held"), (62.0, "release")]
+    # a third note: the released voice is taken although the other is older
+    assert play(NoteOn(64.0)) == [(60.0, "held"), (64.0, "held")]
+    # none released: the oldest (60) is taken
+    assert play(NoteOn(65.0)) == [(65.0, "held"), (64.0, "held")]
+    assert play(NoteOff(64.0)) == [(65.0, "held"), (64.0, "release")]
+    assert play(NoteOff()) == [(65.0, "release"), (64.0, "release")]
+
+
+@pytest.mark.parametrize("steal_s", [0.6, 0.6037, 0.6071])  # on a frame, inside one
+def test_a_stolen_voice_fades_out_without_a_click(demo: LoadedModel, steal_s: float) -> None:
+    """Two voices hold A3 and E4; C4 steals A3: the A3 line ends within a control frame and C4
+    begins at the next, and the waveform bends no more sharply than the tones' own (second
+    difference: a cut at any phase shows there as a spike of the cut's size; growth off: steady
+    timbres)."""
+    engine = Engine(demo, voices=2, growth="off")
+    frame_s = 1.0 / engine.frame_rate
+    events = [at(0.0, NoteOn(57.0)), at(0.3, NoteOn(64.0)), at(steal_s, NoteOn(60.0))]
+    audio = render(engine, events, 1.1).astype(np.float64)
+
+    def span(start: float, end: float) -> np.ndarray:
+        return audio[int(start * RATE) : int(end * RATE)]
+
+    def bend(start: float, end: float) -> float:
+        return float(np.abs(np.diff(span(start, end), n=2)).max())
+
+    steady = max(bend(0.4, steal_s - frame_s), bend(steal_s + 3 * frame_s, 1.1))
+    assert bend(steal_s - frame_s, steal_s + 3 * frame_s) <= 1.2 * steady
+    before, after = span(0.45, 0.6), span(0.6 + 3 * frame_s, 0.75 + 3 * frame_s)
+    assert peak_db(before, 220.0) - peak_db(after, 220.0) > 30.0  # A3 gone
+    assert peak_db(after, 261.63) - peak_db(before, 261.63) > 30.0  # C4 sounding
+    assert abs(peak_db(after, 329.63) - peak_db(before, 329.63)) < 1.0  # E4 untouched
+
+
+def test_a_stolen_note_released_before_it_starts_never_sounds(demo: LoadedModel) -> None:
+    engine = Engine(demo, voices=1 + 1)
+    events = [at(0.0, NoteOn(57.0)), at(0.0, NoteOn(64.0)), at(0.295, NoteOn(60.0))]
+    events.append(at(0.299, NoteOff(60.0)))  # the same frame: off before its voice is free
+    audio = render(engine, events, 0.8).astype(np.float64)
+    later = audio[int(0.45 * RATE) : int(0.8 * RATE)]
+    assert peak_db(later, 261.63) < peak_db(later, 329.63) - 30.0
+    assert [v.pending for v in engine.voices] == [None, None]
+
+
+def test_silent_voices_cost_nothing(demo: LoadedModel) -> None:
+    """Only sounding voices run the step graph: one note on eight voices, one call a frame."""
+
+    class CountingSession:
+        def __init__(self, session: Any) -> None:
+            self.session, self.calls = session, 0
+
+        def run(self, *args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return self.session.run(*args, **kwargs)
+
+    counting = CountingSession(demo.session)
+    engine = Engine(dataclasses.replace(demo, session=counting), voices=8)
+    engine.start()  # frame 0 runs every voice once (their first, silent frame)
+    assert counting.calls == 8
+    engine.apply(NoteOn(60.0))
+    engine.process(100 * engine.hop_max())
+    assert counting.calls == 8 + 100
+    engine.apply(NoteOn(64.0))
+    engine.process(10 * engine.hop_max())
+    assert counting.calls == 8 + 100 + 20
+
+
+def test_each_voice_grows_from_its_own_seed(demo: LoadedModel) -> None:
+    engine = Engine(demo, voices=2, growth="per-note")
+    engine.params.set("nca_rate", 20.0)
+    render(engine, [at(0.0, NoteOn(57.0)), at(1.0, NoteOn(64.0))], 1.1)
+    first, second = engine.voices
+    assert 20 <= first.nca_step_count <= 23  # 1.1 s at 20 steps/s
+    assert second.nca_step_count <= 3  # began at 1.0 s, from the seed
+    assert not np.array_equal(first.nca_state, second.nca_state)
+
+
+def test_asked_for_nca_steps_go_to_the_voices_that_sound(demo: LoadedModel) -> None:
+    engine = Engine(demo, voices=3)
+    engine.params.set("nca_rate", 0.0)  # only the steps asked for
+    render(engine, [at(0.0, NcaStep(2)), at(0.1, NoteOn(60.0)), at(0.1, NoteOn(64.0))], 0.2)
+    assert [v.nca_step_count for v in engine.voices] == [2, 0, 0]  # in silence: the newest voice
+    engine.apply(NcaStep(5))
+    engine.process(20 * engine.hop_max())
+    assert [v.nca_step_count for v in engine.voices] == [7, 5, 0]
+
+
+def test_voice_slots_draw_their_own_noise() -> None:
+    assert not np.array_equal(frame_noise(3, 10, 480, 1), frame_noise(3, 10, 480, 0))
+    assert np.array_equal(frame_noise(3, 10, 480), frame_noise(3, 10, 480, 0))
+
+
+@pytest.mark.parametrize("voices", [0, 65, 2.0, True])
+def test_a_bad_voice_count_is_named(demo: LoadedModel, voices: Any) -> None:
+    with pytest.raises(ParameterError, match=r"voices=.* must be a whole number in 1\.\.64"):
+        Engine(demo, voices=voices)
