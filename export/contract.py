@@ -13,15 +13,26 @@ from typing import Any
 
 from core.errors import GrowError
 
-FORMAT_VERSION = 2
-# Version 1 (no feature settings, no trained range, no encoder) still loads: the missing
-# settings are those every version-1 run used, and nothing limits its harmonics.
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+# Version 3: the graph has a batch axis (one call for every sounding voice) and also outputs the
+# unmasked amplitudes. Versions 1 and 2 (batch 1, five outputs) still load and play one call per
+# voice. Version 1 (no feature settings, no trained range, no encoder): the missing settings are
+# those every version-1 run used, and nothing limits its harmonics.
+READABLE_VERSIONS = (1, 2, 3)
 V1_FEATURE_DEFAULTS = {"n_mfcc": 30, "loudness_floor_db": -100.0}
 METADATA_KEY = "timbre_grower"
 
 INPUT_NAMES = ("f0_hz", "loudness_db", "z", "gru_state", "nca_state", "nca_step", "nca_fire")
-OUTPUT_NAMES = ("harmonic_amps", "noise_mags", "mask", "gru_state_out", "nca_state_out")
+OUTPUT_NAMES = (
+    "harmonic_amps",
+    "noise_mags",
+    "mask",
+    "gru_state_out",
+    "nca_state_out",
+    "harmonic_amps_full",
+)
+BATCHED_VERSION = 3  # from this format version on: batch axis and harmonic_amps_full
+BATCH_AXIS = "voices"  # the name of the batch dimension in the ONNX graph
 
 
 class ArtifactError(GrowError, ValueError):
@@ -76,25 +87,37 @@ class ArtifactMetadata:
         low, high = self.trained_f0_hz
         return low <= 0 or low <= f0_hz <= high
 
-    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+    @property
+    def batched(self) -> bool:
+        """The graph takes any number of voices at once and outputs harmonic_amps_full."""
+        return self.format_version >= BATCHED_VERSION
+
+    def input_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
+        """Shapes of the graph's inputs for `batch` voices (1 for a version 1-2 graph)."""
         return {
-            "f0_hz": (1, 1),
-            "loudness_db": (1, 1),
-            "z": (1, self.z_dim),
-            "gru_state": (self.gru_layers, 1, self.gru_hidden),
-            "nca_state": (1, self.nca_channels, self.n_harmonics),
-            "nca_step": (1,),
-            "nca_fire": (1, 1, self.n_harmonics),
+            "f0_hz": (batch, 1),
+            "loudness_db": (batch, 1),
+            "z": (batch, self.z_dim),
+            "gru_state": (self.gru_layers, batch, self.gru_hidden),
+            "nca_state": (batch, self.nca_channels, self.n_harmonics),
+            "nca_step": (batch,),
+            "nca_fire": (batch, 1, self.n_harmonics),
         }
 
-    def output_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {
-            "harmonic_amps": (1, self.n_harmonics),
-            "noise_mags": (1, self.n_noise_bands),
-            "mask": (1, self.n_harmonics),
-            "gru_state_out": (self.gru_layers, 1, self.gru_hidden),
-            "nca_state_out": (1, self.nca_channels, self.n_harmonics),
+    def output_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
+        """Shapes of the graph's outputs for `batch` voices (a version 1-2 graph has the first
+        five, batch 1)."""
+        shapes = {
+            "harmonic_amps": (batch, self.n_harmonics),
+            "noise_mags": (batch, self.n_noise_bands),
+            "mask": (batch, self.n_harmonics),
+            "gru_state_out": (self.gru_layers, batch, self.gru_hidden),
+            "nca_state_out": (batch, self.nca_channels, self.n_harmonics),
+            "harmonic_amps_full": (batch, self.n_harmonics),
         }
+        if not self.batched:
+            del shapes["harmonic_amps_full"]
+        return shapes
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -63,10 +63,11 @@ from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
 from realtime.params import ParameterStore, Smoother
 from realtime.reverb import PartitionedReverb, resample_ir
+from realtime.step_runner import Wanted, run_step
 from realtime.synth import (
     SEED_RANGE,
+    FrameStreams,
     NoiseFilter,
-    frame_generator,
     frame_noise,
     frame_position,
     harmonic_segment,
@@ -134,10 +135,10 @@ class Engine:
         self.notes_started = 0  # note-ons so far: a voice's age for the allocator
         self.frame = 0  # the control frame at the start of the segment being played
         self.noise_delay = round((meta.n_noise_bands - 1) * sample_rate / meta.sample_rate)
-        self._ones_state = np.ones_like(self.voices[0].nca_state)
         self._noise_filter = NoiseFilter(
             meta.n_noise_bands, out_rate=sample_rate, train_rate=meta.sample_rate
         )
+        self.streams = FrameStreams()  # the engine's random streams (realtime.synth)
         self._segment = np.zeros(0, np.float32)
         self.reverb = self._make_reverb()  # on the mix: linear, so one room serves every voice
         self._read = 0
@@ -308,7 +309,7 @@ class Engine:
                     voice.nca_pending += value
             elif kind == "nca_perturb":
                 for voice in self.voices:
-                    rng = frame_generator(self.seed + 2, frame, voice.slot)
+                    rng = self.streams(self.seed + 2, frame, voice.slot)
                     seed_cells = self.meta.nca_seed_harmonics
                     hit = rng.random(self.meta.n_harmonics) < value
                     hit[:seed_cells] = False
@@ -384,9 +385,10 @@ class Engine:
     def _compute_frame(
         self, frame: int, *, every_voice: bool = False
     ) -> list[tuple[Voice, FrameControls]]:
-        """Read parameters and commands, step smoothing and the gate, then each voice that sounds
-        (or is fading out; every voice with `every_voice`, and always the one voice when
-        monophonic): its frame's controls."""
+        """Read parameters and commands, step smoothing and the gate, then the voices that sound
+        (or are fading out; every voice with `every_voice`, and always the one voice when
+        monophonic): their envelopes and NCA clocks, one graph call for all of them, and each
+        one's controls for the frame."""
         if self.inbox:
             self._drain_inbox(frame)
         self._apply_commands(frame)
@@ -394,7 +396,7 @@ class Engine:
         get = self.smoother.value
         gate = self.gate.step(get("loudness_db"), get("gate_db"))
         pitch_coeff = float(self.smoother.coeff[self.params.index["pitch_hz"]])
-        computed = []
+        active = []
         for voice in self.voices:
             voice.z += 0.2 * (voice.z_target - voice.z)
             if self.polyphonic:
@@ -402,58 +404,73 @@ class Engine:
                 quiet = voice.envelope.stage == "idle" and voice.current.silent()
                 if quiet and not every_voice:
                     continue
-            computed.append((voice, self._voice_frame(voice, frame, gate)))
+            active.append(voice)
+        computed = list(zip(active, self._run_voices(active, frame, gate), strict=True))
         if self.trace is not None:
             newest = self.voice
             self.trace.append(next((c for v, c in computed if v is newest), newest.current))
         return computed
 
-    def _voice_frame(self, voice: Voice, frame: int, gate: float) -> FrameControls:
-        """Step one voice's envelope and NCA clock and run the graph for it."""
+    def _run_voices(self, voices: list[Voice], frame: int, gate: float) -> list[FrameControls]:
+        """Step each voice's envelope and NCA clock, run the graph once for all of them, and
+        turn its outputs into each voice's frame controls."""
+        if not voices:
+            return []
         meta, get = self.meta, self.smoother.value
-        pitch, velocity = (
-            (voice.pitch_hz, voice.velocity)
-            if self.polyphonic
-            else (get("pitch_hz"), get("velocity"))
-        )
-        level = voice.envelope.step(1.0 / self.frame_rate) * velocity
-        level *= gate
-        f0 = pitch * 2 ** (get("bend_semitones") / 12.0)
-        f0 = min(max(f0, meta.f0_min_hz), meta.f0_max_hz)
-        loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
-        loud = max(loud, -100.0)
-        step = self._nca_step_due(voice, get("nca_rate"))
+        n_harm = meta.n_harmonics
+        f0s, louds, steps, fires, levels = [], [], [], [], []
+        for voice in voices:
+            pitch, velocity = (
+                (voice.pitch_hz, voice.velocity)
+                if self.polyphonic
+                else (get("pitch_hz"), get("velocity"))
+            )
+            level = voice.envelope.step(1.0 / self.frame_rate) * velocity
+            level *= gate
+            f0 = pitch * 2 ** (get("bend_semitones") / 12.0)
+            f0s.append(min(max(f0, meta.f0_min_hz), meta.f0_max_hz))
+            loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
+            louds.append(max(loud, -100.0))
+            steps.append(1.0 if self._nca_step_due(voice, get("nca_rate")) else 0.0)
+            fire_rng = self.streams(self.seed + 1, frame, voice.slot)
+            fires.append(fire_rng.random((1, n_harm)) < meta.nca_fire_rate)
+            levels.append(level)
         full_timbre = self.growth == "off"
-        fire_rng = frame_generator(self.seed + 1, frame, voice.slot)
-        fire = (fire_rng.random((1, 1, meta.n_harmonics)) < meta.nca_fire_rate).astype(np.float32)
-        feeds = {
-            "f0_hz": np.array([[f0]], np.float32),
-            "loudness_db": np.array([[loud]], np.float32),
-            "z": voice.z,
-            "gru_state": voice.gru_state,
-            "nca_state": self._ones_state if full_timbre else voice.nca_state,
-            "nca_step": np.array([1.0 if step else 0.0], np.float32),
-            "nca_fire": fire,
-        }
-        amps, mags, mask, gru_out, nca_out = self.model.session.run(None, feeds)
-        if full_timbre:  # the NCA state is kept as it was, for when growth is switched on
-            nca_out = voice.nca_state
         blend = 1.0 if full_timbre else get("mask_blend")
-        if blend < 1.0:  # the unmasked timbre: same frame with an all-ones mask, state discarded
-            plain = self.model.session.run(
-                ["harmonic_amps"],
-                {**feeds, "nca_state": self._ones_state, "nca_step": np.zeros(1, np.float32)},
-            )[0]
-            amps = blend * amps + (1.0 - blend) * plain
-        voice.gru_state, voice.nca_state, voice.mask = gru_out, nca_out, mask
-        gain = 10.0 ** (get("gain_db") / 20.0) * level
-        noise_mags = mags[0].astype(np.float64) * gain * 10.0 ** (get("noise_db") / 20.0)
-        return FrameControls(
-            f0_hz=f0,
-            harmonic_amps=(amps[0] * gain).astype(np.float32),
-            noise_mags=noise_mags,
-            noise_fir=self._noise_filter(noise_mags),
-        )
+        feeds = {
+            "f0_hz": np.array(f0s, np.float32)[:, None],
+            "loudness_db": np.array(louds, np.float32)[:, None],
+            "z": np.concatenate([voice.z for voice in voices]),
+            "gru_state": np.concatenate([voice.gru_state for voice in voices], axis=1),
+            "nca_state": np.concatenate([voice.nca_state for voice in voices]),
+            "nca_step": np.array(steps, np.float32),
+            "nca_fire": np.stack(fires).astype(np.float32),
+        }
+        wanted: Wanted = "full" if full_timbre else ("both" if blend < 1.0 else "masked")
+        out = run_step(self.model, feeds, wanted)
+        gain_all = 10.0 ** (get("gain_db") / 20.0)
+        noise_gain = 10.0 ** (get("noise_db") / 20.0)
+        controls = []
+        for i, voice in enumerate(voices):
+            amps = out.harmonic_amps[i : i + 1]
+            if wanted == "both":
+                assert out.harmonic_amps_full is not None
+                amps = blend * amps + (1.0 - blend) * out.harmonic_amps_full[i : i + 1]
+            voice.gru_state = out.gru_state[:, i : i + 1]
+            voice.mask = out.mask[i : i + 1]
+            if not full_timbre:  # with growth off the NCA state is kept for when it is on
+                voice.nca_state = out.nca_state[i : i + 1]
+            gain = gain_all * levels[i]
+            noise_mags = out.noise_mags[i].astype(np.float64) * gain * noise_gain
+            controls.append(
+                FrameControls(
+                    f0_hz=f0s[i],
+                    harmonic_amps=(amps[0] * gain).astype(np.float32),
+                    noise_mags=noise_mags,
+                    noise_fir=self._noise_filter(noise_mags),
+                )
+            )
+        return controls
 
     # -- one segment ------------------------------------------------------------------------------
     def _add_noise(self, controls: FrameControls, *, frame: int, offset: int, slot: int) -> None:
@@ -461,7 +478,7 @@ class Engine:
         (sample 0 of the accumulator = first sample of the current segment); `offset` = where its
         first output sample lands, the filter's delay already taken off."""
         n = self.position_of(frame + 1) - self.position_of(frame)
-        white = frame_noise(self.seed, frame, n, slot).astype(np.float64)
+        white = frame_noise(self.seed, frame, n, slot, streams=self.streams).astype(np.float64)
         shaped = np.convolve(white, controls.noise_fir)  # [n + 2D]
         start = max(0, -offset)
         acc = self.noise_acc

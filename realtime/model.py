@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import check_input_file
-from export.contract import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, ArtifactError, ArtifactMetadata
+from export.contract import METADATA_KEY, ArtifactError, ArtifactMetadata
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -25,20 +25,23 @@ class LoadedModel:
 
 
 def _check_io(session: Any, meta: ArtifactMetadata, path: Path) -> None:
-    for kind, nodes, names, shapes in (
-        ("input", session.get_inputs(), INPUT_NAMES, meta.input_shapes()),
-        ("output", session.get_outputs(), OUTPUT_NAMES, meta.output_shapes()),
+    """The graph's inputs and outputs are the contract's, with the shapes the metadata implies
+    (a named dimension, the batch axis of a version-3 graph, matches any size)."""
+    for kind, nodes, shapes in (
+        ("input", session.get_inputs(), meta.input_shapes()),
+        ("output", session.get_outputs(), meta.output_shapes()),
     ):
         found = {node.name: node for node in nodes}
-        missing = [name for name in names if name not in found]
+        missing = [name for name in shapes if name not in found]
         if missing:
             raise ArtifactError(f"{path}: graph lacks {kind}s {', '.join(missing)}")
-        for name in names:
+        for name, expected in shapes.items():
             declared = tuple(found[name].shape)
-            if all(isinstance(d, int) for d in declared) and declared != shapes[name]:
+            fixed = [(d, e) for d, e in zip(declared, expected, strict=False) if isinstance(d, int)]
+            if len(declared) != len(expected) or any(d != e for d, e in fixed):
                 raise ArtifactError(
                     f"{path}: {kind} {name} has shape {list(declared)}, the metadata implies "
-                    f"{list(shapes[name])}"
+                    f"{list(expected)}"
                 )
 
 

@@ -78,3 +78,22 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, Path]:
     export_onnx(StepGraph(ddsp, nca), meta, path)
     assert json.loads(meta.to_json())["presets"].keys() == {"flute", "breathy"}
     return run, path
+
+
+def as_version_2(source: Path, target: Path) -> Path:
+    """A format-2 artifact made from a format-3 one: the graph without `harmonic_amps_full` and
+    metadata saying version 2, so the engine takes its batch-1 path (one call per voice, a second
+    for the unmasked frame), as it does for files exported before version 3."""
+    import onnx
+
+    from export.contract import METADATA_KEY
+
+    model = onnx.load(str(source))
+    outputs = [o for o in model.graph.output if o.name != "harmonic_amps_full"]
+    del model.graph.output[:]
+    model.graph.output.extend(outputs)
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            prop.value = json.dumps({**json.loads(prop.value), "format_version": 2})
+    onnx.save(model, str(target))
+    return target

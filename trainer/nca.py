@@ -23,8 +23,14 @@ ALIVE_THRESHOLD = 0.1
 
 def perceive(state: torch.Tensor) -> torch.Tensor:
     """[batch, C, K] -> [batch, 3C, K]: identity, (x[k+1] - x[k-1]) / 2, x[k-1] - 2x[k] + x[k+1]."""
-    channels = state.shape[1]
-    kernels = state.new_tensor([[0.0, 1.0, 0.0], [-0.5, 0.0, 0.5], [1.0, -2.0, 1.0]])  # [3, 3]
+    # Python numbers, not state.new_tensor / a traced size: the ONNX exporter then knows the
+    # kernel's shape whatever the batch (the step graph's batch axis is dynamic)
+    channels = int(state.shape[1])
+    kernels = torch.tensor(
+        [[0.0, 1.0, 0.0], [-0.5, 0.0, 0.5], [1.0, -2.0, 1.0]],
+        dtype=state.dtype,
+        device=state.device,
+    )  # [3, 3]
     weight = kernels.repeat(channels, 1)[:, None, :]  # [3C, 1, 3], grouped per channel
     return F.conv1d(state, weight, padding=1, groups=channels)
 

@@ -22,12 +22,54 @@ from trainer.run_dir import RunDir
 BIN = Path(sys.executable).parent
 
 
-def test_torch_and_onnxruntime_agree_over_long_sequences(exported: tuple[RunDir, Path]) -> None:
+@pytest.mark.parametrize(
+    ("batch", "frames", "own"), [(1, 800, True), (8, 200, False), (3, 100, False)]
+)
+def test_torch_and_onnxruntime_agree_over_long_sequences(
+    exported: tuple[RunDir, Path], batch: int, frames: int, own: bool
+) -> None:
+    """One voice and several in one call (the batch axis), state carried by each side or fed
+    from torch's."""
     run, path = exported
     ddsp, nca, config = load_run(run)
     meta = build_metadata(run, ddsp, nca, config)
-    worst = compare(StepGraph(ddsp, nca), path, meta, n_frames=800, seed=3)
+    graph = StepGraph(ddsp, nca)
+    worst = compare(graph, path, meta, n_frames=frames, seed=3, batch=batch, own_state=own)
+    assert set(worst) >= {"harmonic_amps", "harmonic_amps_full"}
     assert max(worst.values()) < TOLERANCE, worst
+
+
+def test_the_unmasked_output_is_the_frame_with_an_all_ones_mask(
+    exported: tuple[RunDir, Path],
+) -> None:
+    """harmonic_amps_full = harmonic_amps of the same frame fed an all-ones NCA state without a
+    step (what a version-2 engine computed with a second call)."""
+    import numpy as np
+
+    from realtime.model import load_model
+
+    model = load_model(exported[1])
+    meta = model.meta
+    rng = np.random.default_rng(0)
+    feeds = {
+        "f0_hz": np.array([[220.0], [330.0]], np.float32),
+        "loudness_db": np.array([[-20.0], [-35.0]], np.float32),
+        "z": rng.normal(size=(2, meta.z_dim)).astype(np.float32),
+        "gru_state": rng.normal(size=(meta.gru_layers, 2, meta.gru_hidden)).astype(np.float32),
+        "nca_state": rng.random((2, meta.nca_channels, meta.n_harmonics)).astype(np.float32),
+        "nca_step": np.array([1.0, 0.0], np.float32),
+        "nca_fire": np.ones((2, 1, meta.n_harmonics), np.float32),
+    }
+    names = [o.name for o in model.session.get_outputs()]
+    out = dict(zip(names, model.session.run(None, feeds), strict=True))
+    ones = {
+        **feeds,
+        "nca_state": np.ones_like(feeds["nca_state"]),
+        "nca_step": np.zeros(2, np.float32),
+    }
+    plain = model.session.run(["harmonic_amps"], ones)[0]
+    assert np.abs(out["harmonic_amps_full"] - plain).max() <= 1e-6 * np.abs(plain).max()
+    assert np.abs(out["harmonic_amps"] - plain).max() > 0.01 * np.abs(plain).max()  # masked
 
 
 def test_the_artifact_is_one_file_with_the_metadata(exported: tuple[RunDir, Path]) -> None:

@@ -30,11 +30,20 @@ def test_loads_an_exported_artifact(exported: tuple[RunDir, Path]) -> None:
         "nca_step": np.ones(1, np.float32),
         "nca_fire": np.ones((1, 1, 64), np.float32),
     }
-    amps, noise, mask, gru, nca = model.session.run(None, feeds)
+    amps, noise, mask, gru, nca, full = model.session.run(None, feeds)
     assert gru.shape == (1, 1, 192) and nca.shape == (1, 16, 64)
     assert amps.shape == (1, 64) and noise.shape == (1, 64) and mask.shape == (1, 64)
+    assert full.shape == (1, 64) and (full > 0).sum() > (amps > 0).sum()  # unmasked: all sound
     assert np.all(amps >= 0) and np.all(noise > 0)
     assert amps[0, 1:].sum() == pytest.approx(0.0, abs=1e-6) or mask[0, 1:].max() > 0
+    # the batch axis: three voices in one call, each row what it gives alone
+    three = {
+        k: np.concatenate([v] * 3, axis=1 if k == "gru_state" else 0) for k, v in feeds.items()
+    }
+    three["f0_hz"] = np.array([[220.0], [330.0], [440.0]], np.float32)
+    batch = model.session.run(None, three)
+    assert batch[0].shape == (3, 64) and batch[3].shape == (1, 3, 192)
+    assert np.abs(batch[0][:1] - amps).max() <= 1e-6 and np.abs(batch[0][2] - amps[0]).max() > 1e-4
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -90,7 +99,9 @@ def test_unknown_metadata_version(exported: tuple[RunDir, Path], tmp_path: Path)
 def test_metadata_that_contradicts_the_graph(exported: tuple[RunDir, Path], tmp_path: Path) -> None:
     _, path = exported
     wrong = _with_metadata(path, tmp_path / "wrong.onnx", {"gru_hidden": 100})
-    with pytest.raises(ArtifactError, match=r"gru_state has shape \[1, 1, 192\], the metadata"):
+    with pytest.raises(
+        ArtifactError, match=r"gru_state has shape \[1, 'voices', 192\], the metadata"
+    ):
         load_model(wrong)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,10 +12,11 @@ import pytest
 from core.errors import ParameterError
 from realtime.commands import NcaStep, NoteOff, NoteOn, SetParam
 from realtime.engine import Engine
-from realtime.model import LoadedModel
+from realtime.model import LoadedModel, load_model
 from realtime.render import render
 from realtime.score import Event, order_of
-from realtime.synth import frame_noise
+from realtime.synth import FrameStreams, NoiseFilter, frame_generator, frame_noise
+from tests.export_fixtures import as_version_2
 
 RATE = 48000
 
@@ -121,26 +123,27 @@ def test_a_stolen_note_released_before_it_starts_never_sounds(demo: LoadedModel)
 
 
 def test_silent_voices_cost_nothing(demo: LoadedModel) -> None:
-    """Only sounding voices run the step graph: one note on eight voices, one call a frame."""
+    """Only sounding voices run the step graph, all of them in one call: one note on eight
+    voices is one row a frame, two notes two rows."""
 
     class CountingSession:
         def __init__(self, session: Any) -> None:
-            self.session, self.calls = session, 0
+            self.session, self.rows = session, list[int]()
 
-        def run(self, *args: Any, **kwargs: Any) -> Any:
-            self.calls += 1
-            return self.session.run(*args, **kwargs)
+        def run(self, outputs: Any, feeds: dict[str, np.ndarray]) -> Any:
+            self.rows.append(feeds["f0_hz"].shape[0])
+            return self.session.run(outputs, feeds)
 
     counting = CountingSession(demo.session)
     engine = Engine(dataclasses.replace(demo, session=counting), voices=8)
     engine.start()  # frame 0 runs every voice once (their first, silent frame)
-    assert counting.calls == 8
+    assert counting.rows == [8]
     engine.apply(NoteOn(60.0))
     engine.process(100 * engine.hop_max())
-    assert counting.calls == 8 + 100
+    assert counting.rows == [8] + [1] * 100
     engine.apply(NoteOn(64.0))
     engine.process(10 * engine.hop_max())
-    assert counting.calls == 8 + 100 + 20
+    assert counting.rows[101:] == [2] * 10
 
 
 def test_each_voice_grows_from_its_own_seed(demo: LoadedModel) -> None:
@@ -172,3 +175,40 @@ def test_voice_slots_draw_their_own_noise() -> None:
 def test_a_bad_voice_count_is_named(demo: LoadedModel, voices: Any) -> None:
     with pytest.raises(ParameterError, match=r"voices=.* must be a whole number in 1\.\.64"):
         Engine(demo, voices=voices)
+
+
+@pytest.mark.parametrize("growth", ["free", "off"])
+def test_a_version_2_artifact_plays_what_its_version_3_plays(
+    exported: tuple[Any, Path], tmp_path: Path, growth: str
+) -> None:
+    """Batch-1 graphs (one call per voice, a second for the unmasked frame) and the batched graph
+    (one call for every voice, both mask states) give the same chord, mask half blended."""
+    v3 = load_model(exported[1])
+    v2 = load_model(as_version_2(exported[1], tmp_path / "v2.onnx"))
+    assert (v2.meta.batched, v3.meta.batched) == (False, True)
+    events = [
+        at(0.0, NoteOn(57.0)),
+        at(0.1, NoteOn(64.0, 0.7)),
+        at(0.2, SetParam("mask_blend", 0.5)),
+    ]
+    events += [at(0.4, NoteOff(57.0)), at(0.5, NoteOn(69.0))]
+    played = [render(Engine(m, voices=3, growth=growth), events, 0.9) for m in (v2, v3)]
+    assert np.abs(played[1]).max() > 0.01
+    assert np.abs(played[0] - played[1]).max() <= 1e-5 * np.abs(played[1]).max()
+
+
+def test_frame_streams_are_frame_generators_streams() -> None:
+    streams = FrameStreams()
+    for key, frame, slot, n in [(3, 0, 0, 5), (3, 7, 2, 480), (9, 7, 2, 33), (3, 7, 2, 1)]:
+        expected = frame_generator(key, frame, slot)
+        got = streams(key, frame, slot)
+        assert np.array_equal(got.random(n, dtype=np.float32), expected.random(n, dtype=np.float32))
+        assert np.array_equal(got.random(n), expected.random(n))  # after float32 draws, too
+
+
+def test_the_noise_filter_matrix_is_the_design() -> None:
+    rng = np.random.default_rng(1)
+    for rate in (24000, 44100, 48000, 96000):
+        design = NoiseFilter(64, out_rate=rate, train_rate=24000)
+        for mags in (rng.random(64), np.zeros(64), (rng.random(64) > 0.7) * 3.0):
+            assert np.allclose(design(mags), design.design(mags), rtol=0, atol=1e-12)
