@@ -2,10 +2,11 @@
 
 For each output rate and block size: `Engine.process` on the demo model, worst case: a held note
 with the mask half blended (masked and unmasked amplitudes both needed: one call of a format-3
-graph, two of an older one) and every harmonic sounding. Per control frame: the step graph (decoder + NCA step, onnxruntime, one
-thread), the harmonic bank and the filtered noise. Beside them, in the same run, a naive engine:
-torch eager per block (the decoder stepped frame by frame, then the training synth on the block).
-Then the same worst case with 1, 2, 4 and 8 voices sounding at once (a chord, every voice held).
+graph, two of an older one) and every harmonic sounding. Per control frame: the step graph
+(decoder + NCA step, onnxruntime, one thread), the harmonic bank and the filtered noise. Beside
+them, in the same run, a naive engine: torch eager per block (the decoder stepped frame by frame,
+then the training synth on the block). Then the same worst case with 1, 2, 4 and 8 voices
+sounding at once (a chord, every voice held).
 
     python bench/realtime.py [--seconds 5]
 """

@@ -196,7 +196,7 @@ class SetMask:
 
 @dataclass(frozen=True)
 class SetGrowth:
-    """How the NCA grows (realtime.engine): off, free or per-note."""
+    """How the NCA grows (realtime.engine): off, free, per-note or shared."""
 
     action: ClassVar[str] = "set_growth"
     mode: str

@@ -21,10 +21,12 @@ that number (all of them without a number); `pitch_hz` and `velocity` set the ne
 voices that sound (or fade) are computed; the others cost nothing and keep their state.
 
 Growth (`set_growth`): "off" plays the full learned timbre (the NCA neither steps nor masks),
-"free" lets each voice's NCA grow at `nca_rate` while it sounds (its clock stops in silence), and
+"free" lets each voice's NCA grow at `nca_rate` while it sounds (its clock stops in silence),
 "per-note" also reseeds it at every note that starts after silence, so each note unfolds from
-its fundamental. Steps asked for with `nca_step` are taken in any mode but "off" (by the voices
-that sound, else by the newest voice).
+its fundamental, and "shared" grows one mask that every voice plays through, its clock running
+while any voice sounds (with one voice, the same as "free"). Steps asked for with `nca_step` are
+taken in any mode but "off" (by the voices that sound, else by the newest voice; with "shared",
+by the shared mask).
 
 A silence gate (realtime.gate, threshold `gate_db`) on the loudness control fades the voices to
 exact zero where the input or the control stream is silent.
@@ -131,6 +133,7 @@ class Engine:
             else np.asarray([timbre], np.float32)
         )
         self.voices = [Voice.fresh(meta, start_z, slot=slot) for slot in range(voices)]
+        self.shared = Voice.fresh(meta, start_z)  # growth "shared": its NCA state, clock, steps
         self.polyphonic = voices > 1
         self.notes_started = 0  # note-ons so far: a voice's age for the allocator
         self.frame = 0  # the control frame at the start of the segment being played
@@ -297,18 +300,19 @@ class Engine:
                 for voice in self.voices:
                     voice.z_target = np.asarray(value, np.float32)
             elif kind == "nca_reset":
-                for voice in self.voices:
+                for voice in [*self.voices, self.shared]:
                     self._reseed(voice)
             elif kind == "set_mask":
-                for voice in self.voices:
+                for voice in [*self.voices, self.shared]:
                     voice.nca_state = voice.nca_state.copy()
                     voice.nca_state[0, 0, :] = value
             elif kind == "nca_step":  # the voices that sound, else the newest (it will)
                 sounding = [v for v in self.voices if v.envelope.stage != "idle"]
-                for voice in sounding or [self.voice]:
+                takers = [self.shared] if self.growth == "shared" else sounding or [self.voice]
+                for voice in takers:
                     voice.nca_pending += value
             elif kind == "nca_perturb":
-                for voice in self.voices:
+                for voice in [*self.voices, self.shared]:
                     rng = self.streams(self.seed + 2, frame, voice.slot)
                     seed_cells = self.meta.nca_seed_harmonics
                     hit = rng.random(self.meta.n_harmonics) < value
@@ -366,11 +370,17 @@ class Engine:
         voice.nca_step_count = 0
         voice.nca_clock = 0.0
 
-    def _nca_step_due(self, voice: Voice, rate: float) -> bool:
-        """Advance the NCA clock (only while the voice sounds); whether this frame steps."""
+    @property
+    def nca_step_count(self) -> int:
+        """NCA steps of the mask the status shows: the shared one, or the newest voice's."""
+        return (self.shared if self.growth == "shared" else self.voice).nca_step_count
+
+    def _nca_step_due(self, voice: Voice, rate: float, *, sounding: bool | None = None) -> bool:
+        """Advance the NCA clock (only while the voice sounds, or while `sounding`); whether
+        this frame steps."""
         if self.growth == "off":
             return False
-        if voice.envelope.stage != "idle":
+        if voice.envelope.stage != "idle" if sounding is None else sounding:
             voice.nca_clock += min(rate, self.frame_rate) / self.frame_rate
         step = voice.nca_pending > 0 or voice.nca_clock >= 1.0
         if step:
@@ -419,6 +429,11 @@ class Engine:
         meta, get = self.meta, self.smoother.value
         n_harm = meta.n_harmonics
         f0s, louds, steps, fires, levels = [], [], [], [], []
+        shared = self.growth == "shared"
+        if shared:  # one NCA step decision and fire mask for every row
+            sounding = any(voice.envelope.stage != "idle" for voice in self.voices)
+            shared_step = self._nca_step_due(self.shared, get("nca_rate"), sounding=sounding)
+            shared_fire = self.streams(self.seed + 1, frame, 0).random((1, n_harm))
         for voice in voices:
             pitch, velocity = (
                 (voice.pitch_hz, voice.velocity)
@@ -431,9 +446,13 @@ class Engine:
             f0s.append(min(max(f0, meta.f0_min_hz), meta.f0_max_hz))
             loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
             louds.append(max(loud, -100.0))
-            steps.append(1.0 if self._nca_step_due(voice, get("nca_rate")) else 0.0)
-            fire_rng = self.streams(self.seed + 1, frame, voice.slot)
-            fires.append(fire_rng.random((1, n_harm)) < meta.nca_fire_rate)
+            if shared:
+                steps.append(1.0 if shared_step else 0.0)
+                fires.append(shared_fire < meta.nca_fire_rate)
+            else:
+                steps.append(1.0 if self._nca_step_due(voice, get("nca_rate")) else 0.0)
+                fire_rng = self.streams(self.seed + 1, frame, voice.slot)
+                fires.append(fire_rng.random((1, n_harm)) < meta.nca_fire_rate)
             levels.append(level)
         full_timbre = self.growth == "off"
         blend = 1.0 if full_timbre else get("mask_blend")
@@ -442,12 +461,16 @@ class Engine:
             "loudness_db": np.array(louds, np.float32)[:, None],
             "z": np.concatenate([voice.z for voice in voices]),
             "gru_state": np.concatenate([voice.gru_state for voice in voices], axis=1),
-            "nca_state": np.concatenate([voice.nca_state for voice in voices]),
+            "nca_state": np.concatenate(
+                [self.shared.nca_state if shared else voice.nca_state for voice in voices]
+            ),
             "nca_step": np.array(steps, np.float32),
             "nca_fire": np.stack(fires).astype(np.float32),
         }
         wanted: Wanted = "full" if full_timbre else ("both" if blend < 1.0 else "masked")
         out = run_step(self.model, feeds, wanted)
+        if shared:  # every row stepped the same state with the same fire mask
+            self.shared.nca_state = out.nca_state[:1]
         gain_all = 10.0 ** (get("gain_db") / 20.0)
         noise_gain = 10.0 ** (get("noise_db") / 20.0)
         controls = []
@@ -458,7 +481,7 @@ class Engine:
                 amps = blend * amps + (1.0 - blend) * out.harmonic_amps_full[i : i + 1]
             voice.gru_state = out.gru_state[:, i : i + 1]
             voice.mask = out.mask[i : i + 1]
-            if not full_timbre:  # with growth off the NCA state is kept for when it is on
+            if not (full_timbre or shared):  # kept for when growth is on (or per voice)
                 voice.nca_state = out.nca_state[i : i + 1]
             gain = gain_all * levels[i]
             noise_mags = out.noise_mags[i].astype(np.float64) * gain * noise_gain

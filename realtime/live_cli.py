@@ -198,7 +198,7 @@ def status_values(engine: Any, player: Any, server: Any) -> list:
         player.played / engine.sample_rate,  # time_s
         float(voice.current.f0_hz),
         engine.smoother.value("loudness_db"),
-        int(voice.nca_step_count),
+        int(engine.nca_step_count),
         engine.smoother.value("nca_rate"),
         engine.smoother.value("mask_blend"),
         int(player.underflows),
@@ -223,7 +223,7 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
         f"{len(engine.voices)} | {sounding} {f0:7.1f} Hz{outside} "
         f"{engine.smoother.value('loudness_db'):6.1f} dB | timbre {engine.timbre_name} | "
         f"growth {engine.growth}, blend {engine.smoother.value('mask_blend'):.2f}, NCA step "
-        f"{voice.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
+        f"{engine.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
         f"OSC {rate:5.0f} msg/s, {server.rejected_total} rejected"
     )
 

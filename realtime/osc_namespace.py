@@ -213,8 +213,8 @@ ROUTES = {
         Route(
             "/grow/growth",
             "s mode",
-            "off (full timbre), free (grows while notes sound) or per-note (each note after "
-            "silence grows from its fundamental)",
+            "off (full timbre), free (each voice grows while it sounds), per-note (each note "
+            "after silence grows from its fundamental) or shared (one mask for every voice)",
             growth,
         ),
         parameter_route("/grow/gate", "gate_db", "f db"),

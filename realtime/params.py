@@ -46,9 +46,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ),
 )
 SPECS = {spec.name: spec for spec in PARAMS}
-# How the NCA mask grows (realtime.engine): the full timbre, growth while notes sound, or growth
-# from the fundamental at every note after silence.
-GROWTH_MODES = ("off", "free", "per-note")
+# How the NCA mask grows (realtime.engine): the full timbre, growth while notes sound (each voice
+# its own), growth from the fundamental at every note after silence, or one mask that every voice
+# plays through, grown while any note sounds.
+GROWTH_MODES = ("off", "free", "per-note", "shared")
 
 
 class ParameterStore:

@@ -69,7 +69,8 @@ def add_voices(group: argparse._ActionsContainer, *, default_note: str = "") -> 
 
 GROWTH_HELP = (
     "off: the full learned timbre; free: the NCA grows while notes sound (its clock stops in "
-    "silence); per-note: every note after silence grows from its fundamental"
+    "silence; each voice its own); per-note: every note after silence grows from its "
+    "fundamental; shared: one mask for every voice, grown while any note sounds"
 )
 
 

@@ -212,3 +212,22 @@ def test_the_noise_filter_matrix_is_the_design() -> None:
         design = NoiseFilter(64, out_rate=rate, train_rate=24000)
         for mags in (rng.random(64), np.zeros(64), (rng.random(64) > 0.7) * 3.0):
             assert np.allclose(design(mags), design.design(mags), rtol=0, atol=1e-12)
+
+
+def test_a_shared_mask_grows_once_for_every_voice(demo: LoadedModel) -> None:
+    """growth "shared": one NCA, its clock running while any voice sounds; a later note plays
+    through the mask grown so far (not from the seed). With one voice it is "free"."""
+    events = [at(0.0, NoteOn(57.0)), at(0.6, NoteOn(64.0)), at(0.9, NoteOff(57.0))]
+    engine = Engine(demo, voices=4, growth="shared")
+    engine.params.set("nca_rate", 20.0)
+    render(engine, events, 1.0)  # the first note releasing: both voices still computed
+    first, second = engine.voices[:2]
+    assert 19 <= engine.nca_step_count <= 21  # 1 s at 20 steps/s, one clock
+    assert first.nca_step_count == second.nca_step_count == 0  # the voices' own clocks rest
+    assert np.array_equal(first.mask, second.mask)
+    assert second.mask[0, 1:].max() > 0.1  # the second note began with a grown mask
+    one = [at(0.0, NoteOn(57.0)), at(0.5, NoteOn(64.0)), at(0.9, NoteOff())]
+    shared, free = (
+        render(Engine(demo, voices=1, growth=mode), one, 1.4) for mode in ("shared", "free")
+    )
+    assert np.abs(free).max() > 0.05 and np.array_equal(shared, free)
