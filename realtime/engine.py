@@ -25,8 +25,8 @@ Growth (`set_growth`): "off" plays the full learned timbre (the NCA neither step
 "per-note" also reseeds it at every note that starts after silence, so each note unfolds from
 its fundamental, and "shared" grows one mask that every voice plays through, its clock running
 while any voice sounds (with one voice, the same as "free"). Steps asked for with `nca_step` are
-taken in any mode but "off" (by the voices that sound, else by the newest voice; with "shared",
-by the shared mask).
+taken in any mode but "off" (by the voices that sound, in silence by every voice, at once; with
+"shared", by the shared mask).
 
 A silence gate (realtime.gate, threshold `gate_db`) on the loudness control fades the voices to
 exact zero where the input or the control stream is silent.
@@ -292,10 +292,14 @@ class Engine:
                 self._note_off(value)
             elif kind == "newest_voice":
                 name, stored = value
-                if name == "pitch_hz":
-                    self.voice.pitch_target_hz = stored
+                newest = self.voice
+                if newest.pending is not None:  # its note waits for the voice to fade out
+                    hz, velocity = newest.pending
+                    newest.pending = (stored, velocity) if name == "pitch_hz" else (hz, stored)
+                elif name == "pitch_hz":
+                    newest.pitch_target_hz = stored
                 else:
-                    self.voice.velocity = stored
+                    newest.velocity = stored
             elif kind == "timbre":
                 for voice in self.voices:
                     voice.z_target = np.asarray(value, np.float32)
@@ -306,9 +310,9 @@ class Engine:
                 for voice in [*self.voices, self.shared]:
                     voice.nca_state = voice.nca_state.copy()
                     voice.nca_state[0, 0, :] = value
-            elif kind == "nca_step":  # the voices that sound, else the newest (it will)
+            elif kind == "nca_step":  # the voices that sound; in silence every voice (one will)
                 sounding = [v for v in self.voices if v.envelope.stage != "idle"]
-                takers = [self.shared] if self.growth == "shared" else sounding or [self.voice]
+                takers = [self.shared] if self.growth == "shared" else sounding or self.voices
                 for voice in takers:
                     voice.nca_pending += value
             elif kind == "nca_perturb":
@@ -325,8 +329,8 @@ class Engine:
         same_note = voice.note == note and voice.envelope.stage != "idle"
         voice.note, voice.started = note, self.notes_started
         self.notes_started += 1
-        if voice.pending is not None:  # still fading out for an earlier steal
-            voice.pending = (hz, velocity)
+        if voice.pending is not None or (self.polyphonic and self._fading(voice)):
+            voice.pending = (hz, velocity)  # still fading out for a steal: start after it
         elif self.polyphonic and voice.envelope.level > 0.0 and not same_note:
             # stolen: fade to zero over this frame (the synth's ramp), start at the next
             voice.pending = (hz, velocity)
@@ -347,13 +351,23 @@ class Engine:
         voice.pitch_target_hz, voice.velocity = hz, velocity
         voice.envelope.gate_on()
 
+    @staticmethod
+    def _fading(voice: Voice) -> bool:
+        """Stolen this frame: closed, but its last frame still sounds (the ramp to zero)."""
+        return voice.envelope.stage == "idle" and not voice.current.silent()
+
     def _allocate(self, note: float) -> Voice:
-        """The voice for a new note: the one playing this note number, else the lowest free slot,
-        else the oldest released voice, else the oldest."""
+        """The voice for a new note: the one playing (or about to play) this note number, else
+        the lowest free slot, else the oldest released voice, else the oldest."""
         for voice in self.voices:
-            if voice.started >= 0 and voice.note == note and voice.envelope.stage != "idle":
+            playing = voice.envelope.stage != "idle" or voice.pending is not None
+            if voice.started >= 0 and voice.note == note and playing:
                 return voice
-        free = [v for v in self.voices if v.envelope.stage == "idle" and v.pending is None]
+        free = [
+            v
+            for v in self.voices
+            if v.envelope.stage == "idle" and v.pending is None and not self._fading(v)
+        ]
         if free:
             return free[0]
         released = [v for v in self.voices if v.envelope.stage == "release"]
@@ -412,7 +426,11 @@ class Engine:
             if self.polyphonic:
                 voice.pitch_hz += pitch_coeff * (voice.pitch_target_hz - voice.pitch_hz)
                 quiet = voice.envelope.stage == "idle" and voice.current.silent()
-                if quiet and not every_voice:
+                steps_due = self.growth != "off" and (
+                    voice.nca_pending > 0
+                    or (self.growth == "shared" and voice.slot == 0 and self.shared.nca_pending > 0)
+                )  # asked-for steps are taken in silence too, as with one voice
+                if quiet and not (every_voice or steps_due):
                     continue
             active.append(voice)
         computed = list(zip(active, self._run_voices(active, frame, gate), strict=True))

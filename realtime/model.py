@@ -38,6 +38,12 @@ def _check_io(session: Any, meta: ArtifactMetadata, path: Path) -> None:
         for name, expected in shapes.items():
             declared = tuple(found[name].shape)
             fixed = [(d, e) for d, e in zip(declared, expected, strict=False) if isinstance(d, int)]
+            batch = declared[1 if name.startswith("gru_state") else 0] if declared else None
+            if meta.batched and isinstance(batch, int):
+                raise ArtifactError(
+                    f"{path}: {kind} {name} has a fixed batch of {batch}; a format-"
+                    f"{meta.format_version} graph takes any number of voices (re-export it)"
+                )
             if len(declared) != len(expected) or any(d != e for d, e in fixed):
                 raise ArtifactError(
                     f"{path}: {kind} {name} has shape {list(declared)}, the metadata implies "

@@ -119,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_voices(
         p,
-        default_note=f"{DEFAULT_VOICES} for --score and --grow, the session's for --osc-log, "
-        "1 for --input (its one tracked pitch)",
+        default_note=f"{DEFAULT_VOICES} for --score, the session's for --osc-log, 1 for --grow "
+        "(one note per stage) and --input (its one tracked pitch)",
     )
     p.add_argument("--tail", type=float, default=0.5, help="seconds after a score's last note")
     p.add_argument(
@@ -202,7 +202,9 @@ def voice_count(args: argparse.Namespace, log: ControlLog | None) -> int:
                 "same (leave out --voices)"
             )
         return log.voices
-    return DEFAULT_VOICES if args.voices is None else int(args.voices)
+    if args.voices is not None:
+        return int(args.voices)
+    return 1 if args.grow else DEFAULT_VOICES
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from export.contract import OUTPUT_NAMES
 from realtime.model import LoadedModel
 
 # "masked": the NCA's mask applied; "full": only the unmasked timbre is needed (growth off);
@@ -35,7 +36,7 @@ class StepOutputs:
 def run_step(model: LoadedModel, feeds: dict[str, np.ndarray], wanted: Wanted) -> StepOutputs:
     """Run one frame for the N voices stacked in `feeds` (the contract's inputs, batch N)."""
     if model.meta.batched:
-        amps, mags, mask, gru, nca, full = model.session.run(None, feeds)
+        amps, mags, mask, gru, nca, full = model.session.run(list(OUTPUT_NAMES), feeds)
         return StepOutputs(
             harmonic_amps=full if wanted == "full" else amps,
             harmonic_amps_full=None if wanted == "masked" else full,

@@ -16,7 +16,7 @@ from export.contract import ArtifactMetadata
 from realtime.envelope import ADSR
 from realtime.params import SPECS
 
-MAX_VOICES = 64  # an engine's most voices (each costs a graph call per frame while it sounds)
+MAX_VOICES = 64  # an engine's most voices (each sounding one costs a row of the frame's call)
 DEFAULT_VOICES = 8  # grow-live's and grow-render --score's
 
 
@@ -47,7 +47,7 @@ class Voice:
     pitch_target_hz: float = SPECS["pitch_hz"].default
     velocity: float = 1.0
     started: int = -1  # note-on count when its note began (the allocator's age; -1: never)
-    pending: tuple[float, float] | None = None  # (note, velocity) to start once stolen and faded
+    pending: tuple[float, float] | None = None  # (Hz, velocity) to start once stolen and faded
     nca_step_count: int = 0
     nca_clock: float = 0.0  # fractional NCA steps owed
     nca_pending: int = 0  # steps requested by /grow/nca/step

@@ -105,6 +105,18 @@ def test_metadata_that_contradicts_the_graph(exported: tuple[RunDir, Path], tmp_
         load_model(wrong)
 
 
+def test_a_format_3_graph_with_a_fixed_batch_is_refused(
+    exported: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """It would load, then fail the first time two voices sound: refused at load instead."""
+    model = onnx.load(str(exported[1]))
+    f0 = next(i for i in model.graph.input if i.name == "f0_hz")
+    f0.type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(model, str(tmp_path / "fixed.onnx"))
+    with pytest.raises(ArtifactError, match="input f0_hz has a fixed batch of 1; a format-3"):
+        load_model(tmp_path / "fixed.onnx")
+
+
 def test_loader_does_not_import_torch(exported: tuple[RunDir, Path]) -> None:
     _, path = exported
     code = (

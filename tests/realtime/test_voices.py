@@ -159,11 +159,32 @@ def test_each_voice_grows_from_its_own_seed(demo: LoadedModel) -> None:
 def test_asked_for_nca_steps_go_to_the_voices_that_sound(demo: LoadedModel) -> None:
     engine = Engine(demo, voices=3)
     engine.params.set("nca_rate", 0.0)  # only the steps asked for
-    render(engine, [at(0.0, NcaStep(2)), at(0.1, NoteOn(60.0)), at(0.1, NoteOn(64.0))], 0.2)
-    assert [v.nca_step_count for v in engine.voices] == [2, 0, 0]  # in silence: the newest voice
+    render(engine, [at(0.0, NcaStep(2))], 0.05)
+    # in silence: every voice, at once (whichever takes the next note has grown)
+    assert [v.nca_step_count for v in engine.voices] == [2, 2, 2]
+    render(engine, [at(0.0, NoteOn(60.0)), at(0.0, NoteOn(64.0))], 0.1)
     engine.apply(NcaStep(5))
     engine.process(20 * engine.hop_max())
-    assert [v.nca_step_count for v in engine.voices] == [7, 5, 0]
+    assert [v.nca_step_count for v in engine.voices] == [7, 7, 2]
+
+
+def test_a_stealing_note_keeps_what_follows_it_in_the_same_frame(demo: LoadedModel) -> None:
+    """All voices busy: a note that steals, the same note again, then a pitch, in one frame:
+    the note starts after the fade, on one voice, at the pitch sent."""
+    engine = Engine(demo, voices=2)
+    hop = engine.hop_max()
+    for note in (57.0, 60.0):
+        engine.apply(NoteOn(note))
+    engine.process(10 * hop)
+    engine.apply(NoteOn(64.0))
+    engine.apply(NoteOn(64.0))
+    engine.apply(SetParam("pitch_hz", 400.0))
+    engine.process(3 * hop)
+    playing = [(v.note, v.pitch_target_hz) for v in engine.voices]
+    assert playing == [(64.0, 400.0), (60.0, pytest.approx(261.63, abs=0.01))]
+    engine.apply(NoteOff(64.0))
+    engine.process(hop)
+    assert [v.held for v in engine.voices] == [False, True]
 
 
 def test_voice_slots_draw_their_own_noise() -> None:
