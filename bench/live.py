@@ -9,7 +9,9 @@ Then measures control-to-sound latency: an OSC pitch change -> the first output 
 changes (the sample position at which the engine applied it, from the recorder, minus the
 position being played when the message was sent), plus the device buffer.
 
-    python bench/live.py [--seconds 5]
+    python bench/live.py [--seconds 5] [--blocks 32,64,128,256] [--voices 1]
+
+With `--voices N` the engine has N voices and holds an N-note chord (all of them sounding).
 
 Needs jackd (apt-get install jackd2); the bench starts its own server.
 """
@@ -63,9 +65,13 @@ def stop_jack(jack: subprocess.Popen) -> None:
     sd._initialize()
 
 
+CHORD = (57.0, 60.0, 64.0, 67.0, 69.0, 72.0, 76.0, 79.0, 81.0, 84.0, 88.0, 91.0)
+VOICES = 1  # set by --voices
+
+
 def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
-    """A fresh PortAudio, the demo model's engine with a note held, its OSC server running and
-    a player (not started yet): (engine, server, player)."""
+    """A fresh PortAudio, the demo model's engine with VOICES notes held, its OSC server running
+    and a player (not started yet): (engine, server, player)."""
     from realtime.commands import NoteOn
     from realtime.engine import Engine
     from realtime.model import load_model
@@ -74,8 +80,9 @@ def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
     from realtime.render_cli import demo_model_path
 
     reinitialise(sd)
-    engine = Engine(load_model(demo_model_path()), sample_rate=RATE)
-    engine.apply(NoteOn(57.0, 1.0))
+    engine = Engine(load_model(demo_model_path()), sample_rate=RATE, voices=VOICES)
+    for note in CHORD[:VOICES]:
+        engine.apply(NoteOn(note, 1.0))
     server = OscServer(engine, port=0)
     server.start()
     return engine, server, LivePlayer(engine, blocksize=block, compute=mode)
@@ -183,9 +190,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--blocks", default="32,64,128,256")
+    parser.add_argument("--voices", type=int, default=1, choices=range(1, len(CHORD) + 1))
     args = parser.parse_args()
+    global VOICES
+    VOICES = args.voices
     blocks = [int(b) for b in args.blocks.split(",")]
-    print(f"demo model, 48 kHz, {args.seconds:g} s per row, JACK dummy server (period = block)")
+    print(
+        f"demo model, {VOICES} voice(s) sounding, 48 kHz, {args.seconds:g} s per row, JACK dummy "
+        "server (period = block)"
+    )
     print(
         f"{'block':>5} {'mode':>8} {'condition':>16} {'p50 %':>6} {'p99 %':>6} {'max %':>6} "
         f"{'xruns':>5} {'OSC msg/s':>9}"
