@@ -162,9 +162,10 @@ class Engine:
         if self._started:
             return
         self._started = True
-        for voice, controls in self._compute_frame(0, every_voice=True):
+        computed = self._compute_frame(0, every_voice=True)
+        for voice, controls in computed:
             voice.current = controls
-            self._add_noise(controls, frame=0, offset=-self.noise_delay, slot=voice.slot)
+        self._add_noise(computed, frame=0, offset=-self.noise_delay)
 
     @property
     def voice(self) -> Voice:
@@ -508,19 +509,26 @@ class Engine:
                     f0_hz=f0s[i],
                     harmonic_amps=(amps[0] * gain).astype(np.float32),
                     noise_mags=noise_mags,
-                    noise_fir=self._noise_filter(noise_mags),
                 )
             )
         return controls
 
     # -- one segment ------------------------------------------------------------------------------
-    def _add_noise(self, controls: FrameControls, *, frame: int, offset: int, slot: int) -> None:
-        """Overlap-add frame `frame`'s filtered noise of voice `slot` into the accumulator
-        (sample 0 of the accumulator = first sample of the current segment); `offset` = where its
-        first output sample lands, the filter's delay already taken off."""
+    def _add_noise(
+        self, computed: list[tuple[Voice, FrameControls]], *, frame: int, offset: int
+    ) -> None:
+        """Overlap-add frame `frame`'s filtered noise of every voice in `computed` into the
+        accumulator (sample 0 of the accumulator = first sample of the current segment);
+        `offset` = where its first output sample lands, the filter's delay already taken off.
+        Each voice draws its own white noise (keyed by its slot); the sum is filtered at once."""
+        noisy = [(voice.slot, c.noise_mags) for voice, c in computed if c.noise_mags.any()]
+        if not noisy:
+            return
         n = self.position_of(frame + 1) - self.position_of(frame)
-        white = frame_noise(self.seed, frame, n, slot, streams=self.streams).astype(np.float64)
-        shaped = np.convolve(white, controls.noise_fir)  # [n + 2D]
+        white = np.stack(
+            [frame_noise(self.seed, frame, n, slot, streams=self.streams) for slot, _ in noisy]
+        )
+        shaped = self._noise_filter.filter_sum(white, np.stack([m for _, m in noisy]))  # [n + 2D]
         start = max(0, -offset)
         acc = self.noise_acc
         acc[offset + start : offset + shaped.shape[0]] += shaped[start:]
@@ -529,9 +537,9 @@ class Engine:
         t = self.frame
         n = self.position_of(t + 1) - self.position_of(t)
         dry = np.zeros(n)
-        for voice, upcoming in self._compute_frame(t + 1):
-            if upcoming.noise_mags.any():
-                self._add_noise(upcoming, frame=t + 1, offset=n - self.noise_delay, slot=voice.slot)
+        computed = self._compute_frame(t + 1)
+        self._add_noise(computed, frame=t + 1, offset=n - self.noise_delay)
+        for voice, upcoming in computed:
             harmonic, voice.phase = harmonic_segment(
                 voice.current.f0_hz,
                 upcoming.f0_hz,

@@ -129,6 +129,9 @@ def harmonic_segment(
     return audio, float(final) % TWO_PI
 
 
+FFT_FROM_VOICES = 3  # NoiseFilter.filter_sum filters this many voices' noise by one FFT
+
+
 class NoiseFilter:
     """Linear-phase, Hann-windowed FIR at the output rate from training-rate band magnitudes.
 
@@ -138,7 +141,8 @@ class NoiseFilter:
     its power over the whole output band, so at rate R its density is train_rate / R of the
     training one: the FIR carries sqrt(R / train_rate) so that the noise sounds as loud at every
     rate. The design is linear in the band gains, so it is computed once as a matrix
-    [B, 2D + 1] (the design of each band alone); a call is one product.
+    [B, 2D + 1] (the design of each band alone); a call is one product. `filter_sum` filters
+    several voices' noise at once in the frequency domain (the sum of their convolutions).
     """
 
     def __init__(self, n_bands: int, *, out_rate: int, train_rate: int) -> None:
@@ -149,11 +153,31 @@ class NoiseFilter:
         # The window, with the level correction for the output rate folded in.
         self.window = np.hanning(2 * half + 1) * math.sqrt(out_rate / train_rate)  # [2D + 1]
         self.matrix = np.stack([self.design(unit) for unit in np.eye(n_bands)])  # [B, 2D + 1]
+        self._spectra: dict[int, np.ndarray] = {}  # FFT size -> rfft of the matrix [B, size/2+1]
 
     def __call__(self, magnitudes: np.ndarray) -> np.ndarray:
         """magnitudes: [B] linear gains of bands evenly spaced from 0 Hz to the training
         Nyquist. Returns the FIR [2D + 1] float64, symmetric about its delay D."""
         return np.asarray(magnitudes, np.float64) @ self.matrix
+
+    def filter_sum(self, white: np.ndarray, magnitudes: np.ndarray) -> np.ndarray:
+        """Sum over voices of each one's noise through its own filter: white [M, n], magnitudes
+        [M, B] -> [n + 2D] float64 (the full convolutions, summed). Up to FFT_FROM_VOICES - 1
+        voices one direct convolution each; from there one FFT for all (measured, 48 kHz: 42
+        against 57 us for one voice, 324 against 153 us for eight)."""
+        if white.shape[0] < FFT_FROM_VOICES:
+            return sum(
+                (np.convolve(w, self(m)) for w, m in zip(white, magnitudes, strict=True)),
+                start=np.zeros(white.shape[1] + 2 * self.delay),
+            )
+        size = white.shape[1] + 2 * self.delay
+        fft_size = 1 << (size - 1).bit_length()
+        spectra = self._spectra.get(fft_size)
+        if spectra is None:
+            spectra = self._spectra[fft_size] = np.fft.rfft(self.matrix, n=fft_size)
+        filters = np.asarray(magnitudes, np.float64) @ spectra  # [M, size/2 + 1]
+        total = (np.fft.rfft(np.asarray(white, np.float64), n=fft_size) * filters).sum(axis=0)
+        return np.fft.irfft(total, n=fft_size)[:size]
 
     def design(self, magnitudes: np.ndarray) -> np.ndarray:
         """The FIR designed directly: the gains interpolated onto the output rate's bins, a

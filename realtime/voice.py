@@ -27,7 +27,6 @@ class FrameControls:
     f0_hz: float = 0.0
     harmonic_amps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # [K]
     noise_mags: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B] gains applied
-    noise_fir: np.ndarray = field(default_factory=lambda: np.zeros(1))  # [2D + 1]
 
     def silent(self) -> bool:
         """Nothing of this frame is heard (every harmonic and noise gain exactly zero)."""

@@ -227,6 +227,21 @@ def test_frame_streams_are_frame_generators_streams() -> None:
         assert np.array_equal(got.random(n), expected.random(n))  # after float32 draws, too
 
 
+def test_several_voices_noise_is_filtered_at_once() -> None:
+    """filter_sum = the sum of each voice's noise convolved with its own designed FIR."""
+    rng = np.random.default_rng(2)
+    for rate, n in ((48000, 480), (44100, 441), (24000, 240), (96000, 960)):
+        design = NoiseFilter(64, out_rate=rate, train_rate=24000)
+        for voices in (1, 3, 8):
+            white = rng.random((voices, n)) * 2 - 1
+            mags = rng.random((voices, 64)) * (rng.random((voices, 64)) > 0.3)
+            each = [np.convolve(w, design.design(m)) for w, m in zip(white, mags, strict=True)]
+            expected = np.sum(each, axis=0)
+            got = design.filter_sum(white, mags)
+            assert got.shape == expected.shape
+            assert np.abs(got - expected).max() <= 1e-12 * np.abs(expected).max()
+
+
 def test_the_noise_filter_matrix_is_the_design() -> None:
     rng = np.random.default_rng(1)
     for rate in (24000, 44100, 48000, 96000):
