@@ -98,11 +98,11 @@ class LivePlayer:
         self.last_callback = start
         self.played_at_last_callback = self.played
         try:
+            if self.finished.is_set():  # faded out: silence while the stream is being stopped
+                outdata.fill(0.0)  # (a host's xrun during the teardown is no underflow of ours)
+                return
             if status.output_underflow:
                 self._count_underflow()
-            if self.finished.is_set():
-                outdata.fill(0.0)
-                return
             if frames > self.mono.shape[0]:
                 raise ValueError("block larger than the scratch buffer")  # counted below
             mono = self.mono[:frames]

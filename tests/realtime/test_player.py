@@ -111,6 +111,9 @@ def test_underflows_say_whether_the_host_or_the_engine_was_late(demo: LoadedMode
     player.callback(out, 128, None, SimpleNamespace(output_underflow=True))  # host only
     assert (player.underflows, player.ring_underflows) == (4, 2)
     assert list(player.underflow_at[:4]) == [0, 0, 128, 256]
+    player.finished.set()  # faded out, the stream being stopped: a host xrun now is not ours
+    player.callback(out, 128, None, SimpleNamespace(output_underflow=True))
+    assert player.underflows == 4 and (out == 0).all()
 
 
 def test_midi_messages_map_to_engine_controls() -> None:
