@@ -174,7 +174,7 @@ class Engine:
 
     def sounding(self) -> int:
         """Voices whose envelope is open (attack to release)."""
-        return sum(voice.envelope.stage != "idle" for voice in self.voices)
+        return sum(voice.sounding for voice in self.voices)
 
     # -- geometry --------------------------------------------------------------------------------
     def position_of(self, frame: int) -> int:
@@ -312,25 +312,24 @@ class Engine:
                     voice.nca_state = voice.nca_state.copy()
                     voice.nca_state[0, 0, :] = value
             elif kind == "nca_step":  # the voices that sound; in silence every voice (one will)
-                sounding = [v for v in self.voices if v.envelope.stage != "idle"]
+                sounding = [v for v in self.voices if v.sounding]
                 takers = [self.shared] if self.growth == "shared" else sounding or self.voices
                 for voice in takers:
                     voice.nca_pending += value
             elif kind == "nca_perturb":
                 for voice in [*self.voices, self.shared]:
                     rng = self.streams(self.seed + 2, frame, voice.slot)
-                    seed_cells = self.meta.nca_seed_harmonics
                     hit = rng.random(self.meta.n_harmonics) < value
-                    hit[:seed_cells] = False
+                    hit[: self.meta.nca_seed_harmonics] = False
                     voice.nca_state = voice.nca_state * ~hit[None, None, :]
 
     # -- the voice allocator ----------------------------------------------------------------------
     def _note_on(self, note: float, hz: float, velocity: float) -> None:
         voice = self._allocate(note) if self.polyphonic else self.voices[0]
-        same_note = voice.note == note and voice.envelope.stage != "idle"
+        same_note = voice.note == note and voice.sounding
         voice.note, voice.started = note, self.notes_started
         self.notes_started += 1
-        if voice.pending is not None or (self.polyphonic and self._fading(voice)):
+        if voice.pending is not None or (self.polyphonic and voice.fading):
             voice.pending = (hz, velocity)  # still fading out for a steal: start after it
         elif self.polyphonic and voice.envelope.level > 0.0 and not same_note:
             # stolen: fade to zero over this frame (the synth's ramp), start at the next
@@ -352,23 +351,14 @@ class Engine:
         voice.pitch_target_hz, voice.velocity = hz, velocity
         voice.envelope.gate_on()
 
-    @staticmethod
-    def _fading(voice: Voice) -> bool:
-        """Stolen this frame: closed, but its last frame still sounds (the ramp to zero)."""
-        return voice.envelope.stage == "idle" and not voice.current.silent()
-
     def _allocate(self, note: float) -> Voice:
         """The voice for a new note: the one playing (or about to play) this note number, else
         the lowest free slot, else the oldest released voice, else the oldest."""
         for voice in self.voices:
-            playing = voice.envelope.stage != "idle" or voice.pending is not None
+            playing = voice.sounding or voice.pending is not None
             if voice.started >= 0 and voice.note == note and playing:
                 return voice
-        free = [
-            v
-            for v in self.voices
-            if v.envelope.stage == "idle" and v.pending is None and not self._fading(v)
-        ]
+        free = [v for v in self.voices if not (v.sounding or v.fading) and v.pending is None]
         if free:
             return free[0]
         released = [v for v in self.voices if v.envelope.stage == "release"]
@@ -390,12 +380,11 @@ class Engine:
         """NCA steps of the mask the status shows: the shared one, or the newest voice's."""
         return (self.shared if self.growth == "shared" else self.voice).nca_step_count
 
-    def _nca_step_due(self, voice: Voice, rate: float, *, sounding: bool | None = None) -> bool:
-        """Advance the NCA clock (only while the voice sounds, or while `sounding`); whether
-        this frame steps."""
+    def _nca_step_due(self, voice: Voice, rate: float, *, sounding: bool) -> bool:
+        """Advance the NCA clock of `voice` (only while `sounding`); whether this frame steps."""
         if self.growth == "off":
             return False
-        if voice.envelope.stage != "idle" if sounding is None else sounding:
+        if sounding:
             voice.nca_clock += min(rate, self.frame_rate) / self.frame_rate
         step = voice.nca_pending > 0 or voice.nca_clock >= 1.0
         if step:
@@ -426,7 +415,7 @@ class Engine:
             voice.z += 0.2 * (voice.z_target - voice.z)
             if self.polyphonic:
                 voice.pitch_hz += pitch_coeff * (voice.pitch_target_hz - voice.pitch_hz)
-                quiet = voice.envelope.stage == "idle" and voice.current.silent()
+                quiet = not (voice.sounding or voice.fading)
                 steps_due = self.growth != "off" and (
                     voice.nca_pending > 0
                     or (self.growth == "shared" and voice.slot == 0 and self.shared.nca_pending > 0)
@@ -450,7 +439,7 @@ class Engine:
         f0s, louds, steps, fires, levels = [], [], [], [], []
         shared = self.growth == "shared"
         if shared:  # one NCA step decision and fire mask for every row
-            sounding = any(voice.envelope.stage != "idle" for voice in self.voices)
+            sounding = any(voice.sounding for voice in self.voices)
             shared_step = self._nca_step_due(self.shared, get("nca_rate"), sounding=sounding)
             shared_fire = self.streams(self.seed + 1, frame, 0).random((1, n_harm))
         for voice in voices:
@@ -469,7 +458,8 @@ class Engine:
                 steps.append(1.0 if shared_step else 0.0)
                 fires.append(shared_fire < meta.nca_fire_rate)
             else:
-                steps.append(1.0 if self._nca_step_due(voice, get("nca_rate")) else 0.0)
+                due = self._nca_step_due(voice, get("nca_rate"), sounding=voice.sounding)
+                steps.append(1.0 if due else 0.0)
                 fire_rng = self.streams(self.seed + 1, frame, voice.slot)
                 fires.append(fire_rng.random((1, n_harm)) < meta.nca_fire_rate)
             levels.append(level)

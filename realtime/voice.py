@@ -65,6 +65,16 @@ class Voice:
         )
 
     @property
+    def sounding(self) -> bool:
+        """Its envelope is open (attack to release)."""
+        return self.envelope.stage != "idle"
+
+    @property
+    def fading(self) -> bool:
+        """Closed (stolen this frame), but its last frame still sounds: the ramp to zero."""
+        return not self.sounding and not self.current.silent()
+
+    @property
     def held(self) -> bool:
         """Its note is held (not idle, not released)."""
         return self.envelope.stage not in ("idle", "release")
