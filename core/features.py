@@ -95,13 +95,27 @@ def a_weighted_loudness(
 
     n_fft = analysis_n_fft(sample_rate)
     spec = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop, center=True)) ** 2  # [F, T]
+    mean_square = loudness_weights(sample_rate, n_fft) @ spec
+    level = 10.0 * np.log10(np.maximum(mean_square, 10.0 ** (floor_db / 10.0)))
+    return level.astype(np.float32)
+
+
+def loudness_weights(sample_rate: int, n_fft: int) -> np.ndarray:
+    """[n_fft // 2 + 1] float64 weights w such that w @ |X|^2, for X the rFFT of n_fft samples
+    under a periodic Hann window, is their A-weighted, window-weighted mean square (the loudness
+    definition above; the streaming tracker, realtime.tracker, uses the same weights)."""
+    import librosa
+
     freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
     with np.errstate(divide="ignore"):  # the weight at 0 Hz is -inf dB, i.e. 0
         weight = 10.0 ** (librosa.A_weighting(freqs, min_db=None) / 10.0)  # [F] power weights
-    window = np.hanning(n_fft + 1)[:n_fft]  # periodic Hann, as librosa's default
-    mean_square = 2.0 * (weight[:, None] * spec).sum(axis=0) / (n_fft * np.sum(window**2))
-    level = 10.0 * np.log10(np.maximum(mean_square, 10.0 ** (floor_db / 10.0)))
-    return level.astype(np.float32)
+    window = hann_window(n_fft)
+    return 2.0 * weight / (n_fft * np.sum(window**2))
+
+
+def hann_window(n: int) -> np.ndarray:
+    """Periodic Hann window [n] float64, as librosa's STFT uses by default."""
+    return np.hanning(n + 1)[:n]
 
 
 # A tracker that needs more than numpy and librosa, passed in by the part that has it:

@@ -68,6 +68,9 @@ def session() -> dict[str, Any]:
         "/grow/nca/rate",
         "/grow/mask/blend",
         "/grow/gate",
+        "/grow/effect/pitch_shift",
+        "/grow/effect/loudness_offset",
+        "/grow/effect/mix",
     ]
     widgets: list[dict[str, Any]] = [
         {

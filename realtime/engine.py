@@ -185,6 +185,16 @@ class Engine:
     def hop_max(self) -> int:
         return -(-self.meta.hop * self.sample_rate // self.meta.sample_rate)
 
+    def samples_until_frame(self) -> int:
+        """Output samples until the engine next reads its controls: 0 when the next `process`
+        begins a segment, computing control frame `frame + 1` from the controls applied by
+        then (effect mode applies each tracked frame there)."""
+        return self._segment.shape[0] - self._read
+
+    def next_segment_length(self) -> int:
+        """Samples in the segment that the next read of the controls begins."""
+        return self.position_of(self.frame + 1) - self.position_of(self.frame)
+
     def _make_reverb(self) -> PartitionedReverb | None:
         meta, rate = self.meta, self.sample_rate
         if not meta.reverb_ir:

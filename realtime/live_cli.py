@@ -17,14 +17,17 @@ from typing import Any
 
 from core.cli_help import command_parser
 from core.errors import ParameterError, run_cli
+from realtime.jack_io import CLIENT_NAME
 from realtime.params import SPECS
 from realtime.shared_options import (
     SHARED_RANGES,
     add_growth_and_gate,
+    add_tracking_options,
     add_voices,
     check_ranges,
     param_range,
 )
+from realtime.voice import DEFAULT_VOICES
 
 # What each numeric option accepts (realtime.shared_options.check_ranges).
 OPTION_RANGES = {
@@ -57,9 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="artifact from grow-export (default: demo model)")
     p.add_argument("--list-devices", action="store_true", help="list audio outputs and exit")
     p.add_argument("--device", help="output device: index or part of its name")
+    p.add_argument(
+        "--input-device",
+        help="effect mode's input: index or part of its name (default: the "
+        "output device when it has inputs, else the host's default input)",
+    )
     p.add_argument("--host-api", help="audio host API (part of its name: alsa, jack, ...)")
     p.add_argument("--samplerate", type=int, help="Hz (default: the device's)")
-    p.add_argument("--blocksize", type=int, default=128, help="samples per callback, 32..2048")
+    p.add_argument(
+        "--blocksize",
+        type=int,
+        help="samples per callback, 32..2048 (default 128; with --jack the server's period)",
+    )
     p.add_argument("--latency", default="low", help="'low', 'high' or seconds (PortAudio)")
     p.add_argument("--channels", type=int, help="output channels (default: up to 2)")
     p.add_argument(
@@ -73,6 +85,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="thread mode: blocks kept ready ahead of the device, 1..16 (default: as many as "
         "cover 256 samples or two host buffers)",
+    )
+    effect = p.add_argument_group("effect mode")
+    effect.add_argument(
+        "--effect",
+        action="store_true",
+        help="play the model from live audio in (one voice following the input's pitch and "
+        "loudness, tracked as it arrives); growth defaults to off",
+    )
+    add_tracking_options(effect, streaming_note="effect mode")
+    jack = p.add_argument_group("JACK (extra: timbre-grower[jack])")
+    jack.add_argument(
+        "--jack",
+        action="store_true",
+        help=f"be a JACK client named {CLIENT_NAME!r} (ports in_1, out_1, out_2, midi_in) "
+        "instead of opening a PortAudio device; the server sets the rate and the block",
+    )
+    jack.add_argument(
+        "--jack-connect-in", default="", help="PORT[,PORT]: connect these outputs to in_1"
+    )
+    jack.add_argument(
+        "--jack-connect-out", default="", help="PORT[,PORT]: connect out_1 (and out_2) to these"
     )
     osc = p.add_argument_group("OSC")
     osc.add_argument(
@@ -94,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
-    add_growth_and_gate(start, growth_default="free")
-    add_voices(start)
+    add_growth_and_gate(start, growth_default=None, default_note="free; off with --effect")
+    add_voices(start, default_note=f"{DEFAULT_VOICES}; 1 with --effect")
     p.add_argument("--seed", type=int, default=0, help="noise and NCA randomness")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -123,20 +156,22 @@ def list_devices(sd: Any) -> str:
     apis = sd.query_hostapis()
     lines = []
     for index, dev in enumerate(sd.query_devices()):
-        if dev["max_output_channels"] > 0:
+        if dev["max_output_channels"] > 0 or dev["max_input_channels"] > 0:
             api = apis[dev["hostapi"]]["name"]
             lines.append(
-                f"{index:3d}  {dev['name']}  [{api}]  {dev['max_output_channels']} out, "
-                f"{dev['default_samplerate']:.0f} Hz"
+                f"{index:3d}  {dev['name']}  [{api}]  {dev['max_input_channels']} in, "
+                f"{dev['max_output_channels']} out, {dev['default_samplerate']:.0f} Hz"
             )
-    return "\n".join(lines) or "no audio output devices found"
+    return "\n".join(lines) or "no audio devices found"
 
 
-def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
-    """The output device index for --device / --host-api; ParameterError naming the choices."""
+def choose_device(sd: Any, device: str | None, host_api: str | None, kind: str = "output") -> int:
+    """The `kind` ("output" or "input") device index for --device / --host-api (or
+    --input-device); ParameterError naming the choices."""
     apis = sd.query_hostapis()
     devices = sd.query_devices()
-    outputs = [i for i, d in enumerate(devices) if d["max_output_channels"] > 0]
+    option = "--device" if kind == "output" else "--input-device"
+    outputs = [i for i, d in enumerate(devices) if d[f"max_{kind}_channels"] > 0]
     if host_api is not None:
         chosen = [i for i, a in enumerate(apis) if host_api.lower() in a["name"].lower()]
         if not chosen:
@@ -152,24 +187,24 @@ def choose_device(sd: Any, device: str | None, host_api: str | None) -> int:
     if device is not None:
         if device.isdigit():
             if int(device) not in outputs:
-                raise ParameterError(f"--device {device}: no such output device (--list-devices)")
+                raise ParameterError(f"{option} {device}: no such {kind} device (--list-devices)")
             return int(device)
         named = [i for i in outputs if device.lower() in devices[i]["name"].lower()]
         if len(named) != 1:
-            what = "no output device" if not named else "several output devices"
-            raise ParameterError(f"--device {device!r}: {what} match (see --list-devices)")
+            what = f"no {kind} device" if not named else f"several {kind} devices"
+            raise ParameterError(f"{option} {device!r}: {what} match (see --list-devices)")
         return named[0]
     if host_api is None:
-        default = sd.default.device[1]
+        default = sd.default.device[0 if kind == "input" else 1]
         if isinstance(default, int) and default in outputs:
             return default
-    for i in outputs:  # the host API's default, else the first output there is
-        if apis[devices[i]["hostapi"]]["default_output_device"] == i:
+    for i in outputs:  # the host API's default, else the first there is
+        if apis[devices[i]["hostapi"]][f"default_{kind}_device"] == i:
             return i
     if outputs:
         return outputs[0]
     raise ParameterError(
-        "no audio output device found (see --list-devices). Without a sound card, start a JACK "
+        f"no audio {kind} device found (see --list-devices). Without a sound card, start a JACK "
         f"dummy server ({NO_SOUND_CARD_HINT}) and run grow-live --host-api jack"
     )
 
@@ -188,6 +223,60 @@ def check_numbers(args: argparse.Namespace) -> float | str:
     if not (math.isfinite(latency) and 0 < latency <= 1):
         raise ParameterError(f"--latency {args.latency!r} must be 'low', 'high' or 0..1 seconds")
     return latency
+
+
+def check_modes(args: argparse.Namespace) -> None:
+    """Options that do not go together, named before anything opens."""
+    if args.effect and args.voices not in (None, 1):
+        raise ParameterError("--effect plays one voice (the input's pitch): leave out --voices")
+    if args.effect and args.record_osc is not None:
+        raise ParameterError(
+            "--record-osc logs controls, but effect mode follows the input's audio, which a "
+            "log cannot replay: record what was played with --record-wav (and render a recorded "
+            "input with grow-render --input take.wav --tracker streaming)"
+        )
+    if args.jack:
+        for option in ("device", "host_api", "samplerate", "channels", "input_device"):
+            if getattr(args, option) is not None:
+                flag = "--" + option.replace("_", "-")
+                raise ParameterError(
+                    f"{flag} chooses a PortAudio device; with --jack the JACK server sets the "
+                    "device and the rate (route the ports with --jack-connect-in/-out)"
+                )
+    elif args.jack_connect_in or args.jack_connect_out:
+        raise ParameterError("--jack-connect-in/-out need --jack")
+    if not args.effect:
+        for option in ("input_device", "f0_min", "f0_max"):
+            if getattr(args, option) is not None:
+                raise ParameterError(f"--{option.replace('_', '-')} needs --effect")
+
+
+def check_jack(args: argparse.Namespace, stream: Any) -> None:
+    """The block size against the server's period; the ports to connect exist."""
+    if args.blocksize is not None and args.blocksize != stream.blocksize:
+        raise ParameterError(
+            f"--blocksize {args.blocksize}: the JACK server's period is {stream.blocksize} "
+            "samples; set it on the server (jackd -p N) and leave out --blocksize"
+        )
+    split = lambda text: [port.strip() for port in text.split(",") if port.strip()]  # noqa: E731
+    stream.plan_connections(split(args.jack_connect_in), split(args.jack_connect_out))
+
+
+def input_device(sd: Any, args: argparse.Namespace, output: int, rate: int) -> int:
+    """Effect mode's input: --input-device, else the output device when it has inputs, else
+    the host API's default input; checked at the rate."""
+    if args.input_device is not None:
+        device = choose_device(sd, args.input_device, args.host_api, kind="input")
+    elif sd.query_devices(output)["max_input_channels"] > 0:
+        device = output
+    else:
+        device = choose_device(sd, None, args.host_api, kind="input")
+    try:
+        sd.check_input_settings(device=device, samplerate=rate, channels=1)
+    except Exception as err:
+        name = sd.query_devices(device)["name"]
+        raise ParameterError(f"{name} cannot record {rate} Hz ({err})") from None
+    return device
 
 
 def status_values(engine: Any, player: Any, server: Any) -> list:
@@ -233,20 +322,24 @@ def run(args: argparse.Namespace) -> int:
     from realtime.commands import Command, SelectTimbre, SetGrowth, SetParam
     from realtime.control_log import ControlLogWriter
     from realtime.engine import Engine
+    from realtime.jack_io import JackStream
     from realtime.midi_input import MidiInput, list_midi_ports
     from realtime.model import load_model
     from realtime.osc_server import OscServer, parse_allow_list
     from realtime.player import LivePlayer, StreamOptions
     from realtime.render_cli import demo_model_path
+    from realtime.shared_options import effect_chain
 
     if args.list_midi:
         print("\n".join(list_midi_ports()) or "no MIDI inputs")
         return 0
-    sd = import_sounddevice()
     if args.list_devices:
-        print(list_devices(sd))
+        print(list_devices(import_sounddevice()))
         return 0
     latency = check_numbers(args)
+    check_modes(args)
+    voices = 1 if args.effect else args.voices or DEFAULT_VOICES
+    growth = args.growth or ("off" if args.effect else "free")
     for out, option, suffixes in (
         (args.record_osc, "--record-osc", (".jsonl",)),
         (args.record_wav, "--record-wav", (".wav",)),
@@ -256,24 +349,43 @@ def run(args: argparse.Namespace) -> int:
     allow = parse_allow_list(args.osc_allow)
     model_path = args.model or demo_model_path()
     model = load_model(model_path, provider=args.provider)
-    device = choose_device(sd, args.device, args.host_api)
-    info = sd.query_devices(device)
-    rate = args.samplerate or int(info["default_samplerate"])
-    channels = args.channels or min(2, info["max_output_channels"])
-    if not 1 <= channels <= info["max_output_channels"]:
-        raise ParameterError(
-            f"--channels {channels}: {info['name']} has {info['max_output_channels']} outputs"
-        )
+    options: StreamOptions | None = None
+    jack_stream: JackStream | None = None
+    if args.jack:
+        jack_stream = JackStream()
+        rate, blocksize, where = jack_stream.samplerate, jack_stream.blocksize, "JACK"
+    else:
+        sd = import_sounddevice()
+        device = choose_device(sd, args.device, args.host_api)
+        info = sd.query_devices(device)
+        rate = args.samplerate or int(info["default_samplerate"])
+        blocksize, where = args.blocksize or 128, info["name"]
+        channels = args.channels or min(2, info["max_output_channels"])
+        if not 1 <= channels <= info["max_output_channels"]:
+            raise ParameterError(
+                f"--channels {channels}: {info['name']} has {info['max_output_channels']} outputs"
+            )
+        try:
+            sd.check_output_settings(device=device, samplerate=rate, channels=channels)
+        except Exception as err:
+            raise ParameterError(f"{info['name']} cannot play {rate} Hz ({err})") from None
+        options = StreamOptions(device=device, latency=latency, channels=channels)
+        if args.effect:
+            options.input_device = input_device(sd, args, device, rate)
     try:
-        sd.check_output_settings(device=device, samplerate=rate, channels=channels)
-    except Exception as err:
-        raise ParameterError(f"{info['name']} cannot play {rate} Hz ({err})") from None
-    engine = Engine(model, sample_rate=rate, seed=args.seed, voices=args.voices)
-    if args.timbre is not None and args.timbre not in engine.presets:
-        raise ParameterError(
-            f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
-        )
-    server = OscServer(engine, host=args.osc_host, port=args.osc_port, allow=allow)
+        if jack_stream is not None:
+            check_jack(args, jack_stream)
+        engine = Engine(model, sample_rate=rate, seed=args.seed, voices=voices)
+        if args.timbre is not None and args.timbre not in engine.presets:
+            raise ParameterError(
+                f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"
+            )
+        chain = effect_chain(engine, args) if args.effect else None
+        server = OscServer(engine, host=args.osc_host, port=args.osc_port, allow=allow)
+    except BaseException:
+        if jack_stream is not None:
+            jack_stream.close()
+        raise
     midi = MidiInput(engine, args.midi_port) if args.midi_port else None
     writer = None
     if args.record_osc is not None:
@@ -281,29 +393,26 @@ def run(args: argparse.Namespace) -> int:
 
         engine.recorder = deque()
         writer = ControlLogWriter(
-            args.record_osc,
-            sample_rate=rate,
-            seed=args.seed,
-            voices=args.voices,
-            model_path=model_path,
+            args.record_osc, sample_rate=rate, seed=args.seed, voices=voices, model_path=model_path
         )
     # Initial settings go through the inbox too, so that a recording replays them.
     initial: list[Command] = [
         SetParam("loudness_db", args.loudness),
         SetParam("gain_db", args.gain),
         SetParam("nca_rate", args.nca_rate),
-        SetGrowth(args.growth),
+        SetGrowth(growth),
         SetParam("gate_db", args.gate),
         *([SelectTimbre(args.timbre)] if args.timbre else []),
     ]
-    for command in initial:
+    for command in initial[1:] if args.effect else initial:  # (effect: the input's loudness)
         engine.post(command)
     player = LivePlayer(
         engine,
-        blocksize=args.blocksize,
+        blocksize=blocksize,
         compute=args.compute,
         prefill=args.prefill,
         record_wav=args.record_wav,
+        effect=chain,
     )
     server.status = lambda: status_values(engine, player, server)
     stop = {"now": False}
@@ -314,15 +423,32 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        player.start(StreamOptions(device=device, latency=latency, channels=channels))
+        if jack_stream is not None:
+            jack_stream.attach(player)
+            player.run_stream(jack_stream)
+            where = f"JACK as {jack_stream.name}"
+        else:
+            assert options is not None
+            player.start(options)
     except Exception as err:
         server.stop()
-        raise ParameterError(f"cannot open {info['name']} at {rate} Hz ({err})") from None
+        if jack_stream is not None:
+            jack_stream.close()
+        raise ParameterError(f"cannot open {where} at {rate} Hz ({err})") from None
     server.start()
-    latency_ms = 1000 * (player.stream.latency + player.latency_samples / rate)
+    latency_ms = 1000 * (player.output_latency_s + player.latency_samples / rate)
+    mode = ""
+    if chain is not None:
+        tracker = chain.tracker
+        mode = (
+            f"; effect mode, input to output (host input buffer not included; tracking "
+            f"{tracker.f0_min_hz:.0f}..{tracker.f0_max_hz:.0f} Hz, pitch delay "
+            f"{1000 * tracker.pitch_delay_s:.1f} ms, loudness delay "
+            f"{1000 * tracker.loudness_delay_s:.1f} ms)"
+        )
     print(
-        f"grow-live: {model_path.name} on {info['name']} at {rate} Hz, block {args.blocksize}, "
-        f"latency {latency_ms:.1f} ms; OSC on {args.osc_host}:{server.port}",
+        f"grow-live: {model_path.name} on {where} at {rate} Hz, block {blocksize}, "
+        f"latency {latency_ms:.1f} ms{mode}; OSC on {args.osc_host}:{server.port}",
         file=sys.stderr,
     )
     tty = sys.stderr.isatty() and not args.quiet
@@ -338,12 +464,18 @@ def run(args: argparse.Namespace) -> int:
             writer.drain(engine.recorder)
         if args.seconds is not None and now - started >= args.seconds:
             break
+        if jack_stream is not None and jack_stream.shutdown_reason is not None:
+            print(f"\ngrow-live: JACK stopped: {jack_stream.shutdown_reason}", file=sys.stderr)
+            break
         if now - last_counted >= 1.0:
             rate_msgs = (server.accepted - last_accepted) / (now - last_counted)
             last_counted, last_accepted = now, server.accepted
         if not args.quiet and now - last_shown >= every_s:
             last_shown = now
             line = status_line(engine, player, server, rate_msgs)
+            if chain is not None:
+                voicing = "voiced" if chain.voiced else "unvoiced"
+                line += f" | input {chain.input_db:6.1f} dB {voicing}"
             print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr)
     player.stop()
     server.stop()

@@ -218,6 +218,9 @@ ROUTES = {
             growth,
         ),
         parameter_route("/grow/gate", "gate_db", "f db"),
+        parameter_route("/grow/effect/pitch_shift", "pitch_shift", "f semitones"),
+        parameter_route("/grow/effect/loudness_offset", "loudness_offset", "f db"),
+        parameter_route("/grow/effect/mix", "effect_mix", "f 0..1"),
     )
 }
 

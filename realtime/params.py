@@ -45,6 +45,15 @@ PARAMS: tuple[ParamSpec, ...] = (
         "silence gate: below this loudness (less 6 dB hysteresis) the voice fades to silence",
     ),
 )
+# Effect mode (realtime.effect): what the input's tracked pitch and loudness become.
+EFFECT_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("pitch_shift", "st", -48.0, 48.0, 0.0, 0.0, "effect mode: input pitch transpose"),
+    ParamSpec(
+        "loudness_offset", "dB", -60.0, 60.0, 0.0, 0.0, "effect mode: added to input loudness"
+    ),
+    ParamSpec("effect_mix", "0..1", 0.0, 1.0, 1.0, 0.0, "effect mode: 0 = dry input, 1 = model"),
+)
+PARAMS = PARAMS + EFFECT_PARAMS
 SPECS = {spec.name: spec for spec in PARAMS}
 # How the NCA mask grows (realtime.engine): the full timbre, growth while notes sound (each voice
 # its own), growth from the fundamental at every note after silence, or one mask that every voice

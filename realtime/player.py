@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime.effect import EffectChain
 from realtime.engine import Engine
 from realtime.fade import fade_curve, fade_samples
 from realtime.ring import RingBuffer
@@ -41,6 +42,7 @@ LOAD_HISTORY = 4096  # callback loads kept for the status line and the bench
 @dataclass
 class StreamOptions:
     device: int | None = None  # PortAudio device index (None: the host's default output)
+    input_device: int | None = None  # effect mode's input (None: the host's default input)
     latency: float | str = "low"
     channels: int = 2
 
@@ -54,10 +56,16 @@ class LivePlayer:
         compute: str = "thread",
         prefill: int | None = None,
         record_wav: Path | None = None,
+        effect: EffectChain | None = None,
     ) -> None:
+        """effect: play the engine from the input through this chain (effect mode); the
+        stream is then duplex (or JACK's in_1)."""
         if compute not in ("callback", "thread"):
             raise ValueError(f"compute={compute!r} must be 'callback' or 'thread'")
+        if effect is not None and effect.engine is not engine:
+            raise ValueError("the effect chain must drive this player's engine")
         self.engine = engine
+        self.effect = effect
         self.blocksize = blocksize
         self.compute = compute
         self.rate = engine.sample_rate
@@ -65,7 +73,10 @@ class LivePlayer:
         self.mono = np.zeros(8192, np.float32)  # the callback's scratch; PortAudio may ask more
         self.auto_prefill = prefill is None
         self.prefill = prefill or self.blocks_for(PREFILL_SAMPLES)
-        self.ring = RingBuffer(self.prefill * blocksize) if compute == "thread" else None
+        self.ring: RingBuffer | None = None  # thread mode: the producer's output ...
+        self.in_ring: RingBuffer | None = None  # ... and, in effect mode, the input it reads
+        self._make_rings()
+        self.input_overflows = 0  # effect mode, thread: input blocks the producer had no room for
         self.fade = fade_curve(fade_samples(self.rate))
         # counters (written by the callback, read by the status line and the bench)
         self.played = 0  # samples handed to the device
@@ -93,41 +104,76 @@ class LivePlayer:
 
     # -- the real-time path ---------------------------------------------------------------------
     def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        """PortAudio's callback: fill outdata [frames, channels] float32."""
+        """PortAudio's output callback: fill outdata [frames, channels] float32."""
+        self._deliver(outdata, None, frames, status)
+
+    def duplex_callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any
+    ) -> None:
+        """PortAudio's duplex callback (effect mode): indata [frames, 1] in, outdata out."""
+        self._deliver(outdata, indata[:, 0], frames, status)
+
+    def _deliver(
+        self, outdata: np.ndarray, inp: np.ndarray | None, frames: int, status: Any
+    ) -> None:
+        try:
+            mono = self.render_block(frames, inp, late=bool(status.output_underflow))
+            if mono is None:
+                outdata.fill(0.0)
+            else:
+                outdata[:] = mono[:, None]
+        except Exception:  # a status without the flag
+            outdata.fill(0.0)
+            self.errors += 1
+
+    def render_block(self, frames: int, inp: np.ndarray | None, *, late: bool) -> np.ndarray | None:
+        """The body of every backend's callback: the next `frames` samples, mono float32 (a view
+        of the scratch buffer, valid until the next call; silence on error), or None (counted
+        as an error) for a block larger than the scratch. `inp` [frames]: the input block in
+        effect mode. `late`: the host flagged an underflow. Never raises."""
         start = time.perf_counter()
         self.last_callback = start
         self.played_at_last_callback = self.played
+        if frames > self.mono.shape[0]:  # more than any host was asked for: counted, silence
+            self.errors += 1
+            return None
+        mono = self.mono[:frames]
         try:
             if self.finished.is_set():  # faded out: silence while the stream is being stopped
-                outdata.fill(0.0)  # (a host's xrun during the teardown is no underflow of ours)
-                return
-            if status.output_underflow:
+                mono.fill(0.0)  # (a host's xrun during the teardown is no underflow of ours)
+                return mono
+            if late:
                 self._count_underflow()
-            if frames > self.mono.shape[0]:
-                raise ValueError("block larger than the scratch buffer")  # counted below
-            mono = self.mono[:frames]
             if self.compute == "callback":
-                self.engine.process(frames, out=mono)
+                if self.effect is not None and inp is not None:
+                    self.effect.process(inp, out=mono)
+                else:
+                    self.engine.process(frames, out=mono)
             else:
                 assert self.ring is not None
+                pushed = (
+                    self.in_ring.push(inp) if self.in_ring is not None and inp is not None else 0
+                )
+                if self.in_ring is not None and pushed < frames:
+                    self.input_overflows += 1  # the producer fell behind the input
                 got = self.ring.pop(mono)
                 if got < frames:  # the producer fell behind: our own underflow
                     mono[got:] = 0.0
                     self._count_underflow()
                     self.ring_underflows += 1
             self._fade(mono, frames)
-            outdata[:] = mono[:, None]
             if self.wav_ring is not None and self.wav_ring.push(mono) < frames:
                 self.record_overflows += 1
             self.played += frames
         except Exception:
-            outdata.fill(0.0)
+            mono.fill(0.0)
             self.errors += 1
         finally:
             self.loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - start) / (
                 frames / self.rate
             )
             self.callbacks += 1
+        return mono
 
     def _count_underflow(self) -> None:
         if self.underflows < self.underflow_at.shape[0]:
@@ -151,10 +197,16 @@ class LivePlayer:
     def _produce(self) -> None:
         assert self.ring is not None
         block = np.zeros(self.blocksize, np.float32)
+        inp = np.zeros(self.blocksize, np.float32)
         while self._producing:
-            if self.ring.free() >= self.blocksize:
+            ready = self.in_ring is None or self.in_ring.available() >= self.blocksize
+            if ready and self.ring.free() >= self.blocksize:
                 try:
-                    self.engine.process(self.blocksize, out=block)
+                    if self.in_ring is not None and self.effect is not None:
+                        self.in_ring.pop(inp)
+                        self.effect.process(inp, out=block)
+                    else:
+                        self.engine.process(self.blocksize, out=block)
                 except Exception:  # keep the stream going: a silent block, counted
                     block.fill(0.0)
                     self.errors += 1
@@ -189,7 +241,14 @@ class LivePlayer:
             return
         host = round(host_latency_s * self.rate)
         self.prefill = self.blocks_for(max(PREFILL_SAMPLES, 2 * max(host, self.blocksize)))
+        self._make_rings()
+
+    def _make_rings(self) -> None:
+        if self.compute != "thread":
+            return
         self.ring = RingBuffer(self.prefill * self.blocksize)
+        if self.effect is not None:  # room for the input while the producer computes a burst
+            self.in_ring = RingBuffer(2 * self.prefill * self.blocksize)
 
     def prime(self) -> None:
         """Warm up onnxruntime and numpy on a scratch engine, and fill the ring (thread mode)."""
@@ -198,23 +257,42 @@ class LivePlayer:
         if self.ring is not None:
             block = np.zeros(self.blocksize, np.float32)
             for _ in range(self.prefill):
-                self.engine.process(self.blocksize, out=block)
+                if self.effect is None:  # (effect mode: silence until the input arrives)
+                    self.engine.process(self.blocksize, out=block)
                 self.ring.push(block)
 
     def start(self, options: StreamOptions) -> None:
         import sounddevice as sd
 
+        if self.effect is None:
+            stream = sd.OutputStream(
+                samplerate=self.rate,
+                blocksize=self.blocksize,
+                device=options.device,
+                channels=options.channels,
+                dtype="float32",
+                latency=options.latency,
+                callback=self.callback,
+            )
+        else:
+            stream = sd.Stream(
+                samplerate=self.rate,
+                blocksize=self.blocksize,
+                device=(options.input_device, options.device),
+                channels=(1, options.channels),
+                dtype="float32",
+                latency=options.latency,
+                callback=self.duplex_callback,
+            )
+        self.run_stream(stream)
+
+    def run_stream(self, stream: Any) -> None:
+        """Prime, then start `stream`: a PortAudio stream, or realtime.jack_io's client (any
+        object with `latency` (s, or (input, output)), start, stop and close) whose callback
+        calls `render_block`."""
         sys.setswitchinterval(0.001)  # the callback waits less for the GIL (ENVIRONMENT.md)
-        self.stream = sd.OutputStream(
-            samplerate=self.rate,
-            blocksize=self.blocksize,
-            device=options.device,
-            channels=options.channels,
-            dtype="float32",
-            latency=options.latency,
-            callback=self.callback,
-        )
-        self.size_ring(float(self.stream.latency))
+        self.stream = stream
+        self.size_ring(self.output_latency_s)
         self.prime()
         gc.collect()
         gc.freeze()  # what exists now is never scanned again: collections stay short
@@ -256,9 +334,20 @@ class LivePlayer:
             self._recorder = None
 
     @property
+    def output_latency_s(self) -> float:
+        """The host's output latency of the open stream (0 before one opens)."""
+        if self.stream is None:
+            return 0.0
+        latency = self.stream.latency
+        return float(latency[1] if isinstance(latency, tuple) else latency)
+
+    @property
     def latency_samples(self) -> int:
-        """Ours: the engine's control frame plus, in thread mode, the ring's prefill."""
+        """Ours: the engine's control frame (effect mode: the chain's latency, trackers
+        included) plus, in thread mode, the ring's prefill."""
         ring = self.prefill * self.blocksize if self.ring is not None else 0
+        if self.effect is not None:
+            return round(self.effect.latency_s * self.rate) + ring
         return self.engine.latency_samples + ring
 
     def recent_loads(self, n: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from core.errors import ParameterError
 from core.growth import STRATEGIES, stage_mask
 from realtime.commands import NcaReset, NcaStep, NoteOff, NoteOn, SetMask, SetParam
+from realtime.effect import EffectChain
 from realtime.engine import Engine
 from realtime.score import Event
 
@@ -48,6 +49,29 @@ def render(
         pos += n
         if progress is not None:
             progress(pos, total)
+    return out
+
+
+def render_through(
+    chain: EffectChain,
+    audio: np.ndarray,
+    *,
+    blocksize: int = 512,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """What effect mode plays for `audio` [n] (mono, at the engine's rate): the chain run block
+    by block, as live, then fed silence for as long as its latency so the end is heard.
+    Returns float32 [n + latency]."""
+    if blocksize < 1:
+        raise ParameterError(f"blocksize={blocksize} must be a positive number of samples")
+    rate = chain.engine.sample_rate
+    heard = np.concatenate([audio, np.zeros(round(chain.latency_s * rate), audio.dtype)])
+    out = np.empty(heard.shape[0], np.float32)
+    step = min(blocksize, 8192)
+    for pos in range(0, heard.shape[0], step):
+        chain.process(heard[pos : pos + step], out=out[pos : pos + step])
+        if progress is not None:
+            progress(min(pos + step, heard.shape[0]), heard.shape[0])
     return out
 
 

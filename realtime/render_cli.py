@@ -23,6 +23,7 @@ from realtime.shared_options import (
     MIDI_NOTE_RANGE,
     SHARED_RANGES,
     add_growth_and_gate,
+    add_tracking_options,
     add_voices,
     check_ranges,
     param_range,
@@ -34,13 +35,12 @@ if TYPE_CHECKING:
     from realtime.control_log import ControlLog
     from realtime.engine import Engine
 
+TRACKERS = ("model", "streaming")  # --tracker: the trainer's extractors, or effect mode's
 SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
 # What each numeric option accepts (realtime.shared_options.check_ranges).
 OPTION_RANGES = {
     **SHARED_RANGES,
     "note": MIDI_NOTE_RANGE,
-    "pitch_shift": (-48.0, 48.0, "semitones"),
-    "loudness_offset": (-60.0, 60.0, "dB"),
     "stages": (2, 1024, "stages"),
     "stage_seconds": (0.01, 60.0, "s"),
     "silence": (0.0, 60.0, "s"),
@@ -98,11 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--osc-log", type=Path, help="control log from grow-live --record-osc")
     transfer = p.add_argument_group("--input")
     transfer.add_argument(
-        "--pitch-shift", type=float, default=0.0, help="transpose the input, semitones"
+        "--tracker",
+        choices=TRACKERS,
+        default="model",
+        help="model: the extractors the model was trained with, over the whole file (centred "
+        "frames, aligned with the input); streaming: grow-live --effect's trackers, causal, "
+        "block by block, so the render is what effect mode plays for this input, as late as "
+        "live (the gate then defaults to the live one)",
     )
-    transfer.add_argument(
-        "--loudness-offset", type=float, default=0.0, help="added to the input's loudness, dB"
-    )
+    add_tracking_options(transfer, streaming_note="--tracker streaming")
     grow = p.add_argument_group("--grow")
     grow.add_argument("--stages", type=int, default=32, help="growth stages (held notes)")
     grow.add_argument("--stage-seconds", type=float, default=0.5, help="length of each stage")
@@ -113,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         p,
         growth_default=None,
         default_note="off for --input and --score, free for --grow",
-        gate_note="for --input, the loudness floor + 6 dB (-94 for the usual -100 dB floor), "
-        "which only digitally silent input reaches; "
+        gate_note="for --input with the model's tracker, the loudness floor + 6 dB (-94 for "
+        "the usual -100 dB floor), which only digitally silent input reaches; "
         f"{SPECS['gate_db'].default:g} otherwise",
     )
     add_voices(
@@ -171,12 +175,10 @@ def resynthesis_events(
     args: argparse.Namespace, engine: Engine, features: Features
 ) -> tuple[list, float]:
     """Set the engine up to follow the input: one pitch and loudness control per frame."""
+    from realtime.effect import follow_input
     from realtime.render import digital_silence_frames, start_input
 
-    engine.voice.envelope.sustain = 1.0
-    engine.voice.envelope.attack_s = 1e-6  # the input's own loudness shapes the onsets
-    engine.smoother.disable("pitch_hz")
-    engine.smoother.disable("loudness_db")
+    follow_input(engine)
     return start_input(
         engine,
         features.f0_hz,
@@ -186,6 +188,24 @@ def resynthesis_events(
         loudness_offset=args.loudness_offset,
         digital_silence=digital_silence_frames(features.audio, engine.meta.hop),
     )
+
+
+def check_tracker(args: argparse.Namespace) -> bool:
+    """Whether --input runs the streaming trackers; ParameterError for their options without
+    them, or an input timbre (the whole file's MFCCs) with them."""
+    if args.tracker == "streaming":
+        if args.input is None:
+            raise ParameterError("--tracker streaming tracks --input: give it one")
+        if args.timbre == "input":
+            raise ParameterError(
+                "--timbre input encodes the whole file's MFCCs, which effect mode never sees: "
+                "with --tracker streaming choose a preset"
+            )
+        return True
+    for option, default in (("mix", 1.0), ("f0_min", None), ("f0_max", None)):
+        if getattr(args, option) != default:
+            raise ParameterError(f"--{option.replace('_', '-')} needs --tracker streaming")
+    return False
 
 
 def voice_count(args: argparse.Namespace, log: ControlLog | None) -> int:
@@ -245,7 +265,8 @@ def run(args: argparse.Namespace) -> int:
     if args.grow and args.growth == "off":
         raise ParameterError("--grow renders the growth: it cannot take --growth off")
     growth = args.growth or ("free" if args.grow or log else "off")
-    features = input_features(args, model.meta) if args.input else None
+    streaming = check_tracker(args)
+    features = input_features(args, model.meta) if args.input and not streaming else None
     timbre = args.timbre
     if timbre is None and features is not None and has_encoder(model.meta):
         timbre = "input"
@@ -295,6 +316,8 @@ def run(args: argparse.Namespace) -> int:
         )
     elif features is not None:
         events, seconds = resynthesis_events(args, engine, features)
+    elif streaming:
+        events, seconds = [], 0.0  # (render_through below)
     else:
         is_midi = args.score.suffix.lower() in (".mid", ".midi", ".smf")
         events = (
@@ -316,7 +339,16 @@ def run(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             print(f"\rrendering {100 * done // total:3d}%", end="", file=sys.stderr)
 
-    audio = render(engine, events, seconds, blocksize=args.blocksize, progress=progress)
+    if streaming:
+        from core.audio import load_audio
+        from realtime.render import render_through
+        from realtime.shared_options import effect_chain
+
+        chain = effect_chain(engine, args)
+        heard = load_audio(args.input, sample_rate=rate)
+        audio = render_through(chain, heard, blocksize=args.blocksize, progress=progress)
+    else:
+        audio = render(engine, events, seconds, blocksize=args.blocksize, progress=progress)
     if progress is not None:
         print(file=sys.stderr)
     if log is not None and log.fade:  # the session's closing fade, at this render's rate

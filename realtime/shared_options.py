@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.errors import ParameterError
 from realtime.params import GROWTH_MODES, SPECS
 from realtime.synth import SEED_RANGE
+from realtime.tracker import MAX_F0_HZ, MIN_F0_HZ
+
+if TYPE_CHECKING:
+    from realtime.effect import EffectChain
+    from realtime.engine import Engine
 from realtime.voice import DEFAULT_VOICES, MAX_VOICES
 
 # An option's accepted values: (lowest, highest, unit), both ends included.
@@ -30,6 +36,11 @@ SHARED_RANGES: dict[str, Range] = {
     "gate": param_range("gate_db"),
     "seed": SEED_OPTION_RANGE,
     "voices": (1, MAX_VOICES, "voices"),
+    "pitch_shift": param_range("pitch_shift"),
+    "loudness_offset": param_range("loudness_offset"),
+    "mix": param_range("effect_mix"),
+    "f0_min": (MIN_F0_HZ, MAX_F0_HZ, "Hz"),
+    "f0_max": (MIN_F0_HZ, MAX_F0_HZ, "Hz"),
 }
 
 
@@ -95,3 +106,52 @@ def add_growth_and_gate(
         help="silence gate, dB: where the loudness falls 6 dB below it the output fades to exact "
         f"silence (default {gate_note or gate_default}; -120 = off)",
     )
+
+
+def add_tracking_options(group: argparse._ActionsContainer, *, streaming_note: str = "") -> None:
+    """What the tracked input becomes (--pitch-shift, --loudness-offset) and, for the streaming
+    trackers (`streaming_note` says when they run), --mix and the pitch range to look in."""
+    group.add_argument(
+        "--pitch-shift", type=float, default=0.0, help="transpose the input, semitones"
+    )
+    group.add_argument(
+        "--loudness-offset", type=float, default=0.0, help="added to the input's loudness, dB"
+    )
+    group.add_argument(
+        "--mix",
+        type=float,
+        default=1.0,
+        help=f"{streaming_note}: 0 = the dry input, 1 = the model only (default 1)",
+    )
+    for bound, word in (("min", "lowest"), ("max", "highest")):
+        group.add_argument(
+            f"--f0-{bound}",
+            type=float,
+            help=f"{streaming_note}: {word} input pitch to track, Hz (default: the model's "
+            "trained range an octave wider, moved by --pitch-shift; a higher --f0-min tracks "
+            "with less delay)",
+        )
+
+
+def effect_chain(engine: Engine, args: argparse.Namespace) -> EffectChain:
+    """The streaming trackers and the chain for engine, from add_tracking_options' options."""
+    from realtime.effect import EffectChain, default_pitch_range
+    from realtime.tracker import StreamingTracker
+
+    engine.params.set("pitch_shift", args.pitch_shift)
+    engine.params.set("loudness_offset", args.loudness_offset)
+    engine.params.set("effect_mix", args.mix)
+    low, high = default_pitch_range(engine, args.pitch_shift)
+    low = args.f0_min if args.f0_min is not None else low
+    high = args.f0_max if args.f0_max is not None else high
+    if args.f0_min is not None and args.f0_max is None:
+        high = max(high, 2 * low)
+    if args.f0_max is not None and args.f0_min is None:
+        low = min(low, high / 2)
+    tracker = StreamingTracker(
+        engine.sample_rate,
+        f0_min_hz=low,
+        f0_max_hz=high,
+        floor_db=float(engine.meta.features.get("loudness_floor_db", -100.0)),
+    )
+    return EffectChain(engine, tracker)

@@ -32,6 +32,7 @@ THIRD_PARTY: dict[str, tuple[str, ...] | None] = {
         "numba",
         "onnxruntime",
         "sounddevice",
+        "jack",
         "pythonosc",
         "mido",
         "matplotlib",
