@@ -114,8 +114,9 @@ class JackStream:
         inp = self.inport.get_array() if player.effect is not None else None
         for _, data in self.midi.incoming_midi_events():
             self.midi_events += 1
-            if 1 < len(data) <= 3:
-                command = midi_command(data[0], bytes(data[1:]))
+            message = bytes(data)  # (a cffi buffer: indexing it gives bytes, not ints)
+            if 1 < len(message) <= 3:
+                command = midi_command(message[0], message[1:])
                 if command is not None:
                     player.engine.post(command)
         late, self._late = self._late, False

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,29 +34,16 @@ import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
+from tests.jack_loop import jack_server
+
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def jack_env() -> Iterator[dict[str, str]]:
-    if shutil.which("jackd") is None:
-        if os.environ.get("TIMBRE_REQUIRE_JACK") == "1":
-            pytest.fail("jackd not found but TIMBRE_REQUIRE_JACK=1 (apt-get install jackd2)")
-        pytest.skip("jackd not installed")
-    name = f"timbre-test-{os.getpid()}"
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-    dummy = ["-d", "dummy", "-r", "48000", "-p", "256", "-C", "0", "-P", "2"]
-    server = subprocess.Popen(
-        ["jackd", "-n", name, "-R", *dummy],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, check=True, capture_output=True)
-    yield env
-    server.terminate()
-    server.wait(timeout=10)
+    with jack_server(256) as env:
+        yield env
 
 
 PLAYS = 5  # performances tried before underflows fail the test (see the module's docstring)
