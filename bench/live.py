@@ -10,8 +10,11 @@ changes (the sample position at which the engine applied it, from the recorder, 
 position being played when the message was sent), plus the device buffer.
 
     python bench/live.py [--seconds 5] [--blocks 32,64,128,256] [--voices 1]
+    python bench/live.py --effect [--seconds 60] [--blocks 64,128,256]
 
 With `--voices N` the engine has N voices and holds an N-note chord (all of them sounding).
+With `--effect`, effect mode instead: input -> output latency through a JACK loop, pitch
+following and underflows per block size (bench/effect.py, which also runs on its own).
 
 Needs jackd (apt-get install jackd2); the bench starts its own server.
 """
@@ -191,7 +194,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--blocks", default="32,64,128,256")
     parser.add_argument("--voices", type=int, default=1, choices=range(1, len(CHORD) + 1))
+    parser.add_argument("--effect", action="store_true", help="effect mode (bench/effect.py)")
     args = parser.parse_args()
+    if args.effect:
+        from bench.effect import print_table
+
+        print_table(args.seconds, [int(b) for b in args.blocks.split(",")], ["thread", "callback"])
+        return
     global VOICES
     VOICES = args.voices
     blocks = [int(b) for b in args.blocks.split(",")]

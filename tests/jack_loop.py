@@ -23,16 +23,17 @@ import pytest
 
 
 @contextmanager
-def jack_server(period: int, *, rate: int = 48000) -> Iterator[dict[str, str]]:
-    """A JACK dummy server (its own name, `period` samples); yields the environment that
-    reaches it. Without jackd: skip, or fail where TIMBRE_REQUIRE_JACK=1 (CI)."""
+def jack_server(period: int, *, rate: int = 48000, capture: int = 0) -> Iterator[dict[str, str]]:
+    """A JACK dummy server (its own name, `period` samples, `capture` system inputs); yields
+    the environment that reaches it. Without jackd: skip, or fail where TIMBRE_REQUIRE_JACK=1
+    (CI)."""
     if shutil.which("jackd") is None:
         if os.environ.get("TIMBRE_REQUIRE_JACK") == "1":
             pytest.fail("jackd not found but TIMBRE_REQUIRE_JACK=1 (apt-get install jackd2)")
         pytest.skip("jackd not installed")
-    name = f"timbre-test-{os.getpid()}-{period}"
+    name = f"timbre-test-{os.getpid()}-{period}-{capture}"
     env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-    dummy = ["-d", "dummy", "-r", str(rate), "-p", str(period), "-C", "0", "-P", "2"]
+    dummy = ["-d", "dummy", "-r", str(rate), "-p", str(period), "-C", str(capture), "-P", "2"]
     server = subprocess.Popen(
         ["jackd", "-n", name, "-R", *dummy],
         env=env,

@@ -16,8 +16,10 @@ VMs comes from host stalls (tests/e2e/test_grow_live.py's docstring), not from t
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import pytest
 
 from core.audio import load_audio
 from tests.jack_loop import (
+    PlayAndRecord,
     jack_server,
     live_session,
     onset_latencies,
@@ -115,3 +118,93 @@ def test_without_a_jack_server_the_error_says_what_to_start(tmp_path: Path) -> N
     assert result.returncode == 2, result.stderr
     assert "no JACK server" in result.stderr and "jackd -d dummy" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_effect_mode_through_a_portaudio_duplex_stream(example_path: Path) -> None:
+    """Without --jack: PortAudio's duplex stream on its JACK host API. PortAudio's client
+    reads the server's capture ports; the tester plays into that client's input instead."""
+    import jack
+
+    flute = load_audio(example_path, sample_rate=RATE)[: 2 * RATE]
+    with jack_server(256, rate=RATE, capture=2) as env:
+        server = env["JACK_DEFAULT_SERVER"]
+        command = [str(BIN / "grow-live"), "--effect", "--host-api", "jack", "--quiet"]
+        proc = subprocess.Popen(
+            [*command, "--osc-port", "0", "--seconds", "60"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        tester = None
+        try:
+            watch = jack.Client("watch", no_start_server=True, servername=server)
+            deadline = time.monotonic() + 30
+            inputs: list[str] = []
+            while not inputs and time.monotonic() < deadline:
+                inputs = [
+                    p.name
+                    for p in watch.get_ports(is_audio=True, is_input=True)
+                    if not p.name.startswith("system:")
+                ]
+                time.sleep(0.1)
+            outputs = [
+                p.name
+                for p in watch.get_ports(is_audio=True, is_output=True)
+                if p.name.split(":")[0] == inputs[0].split(":")[0]
+            ]
+            watch.close()
+            assert inputs and outputs, "grow-live's PortAudio client never appeared"
+            signal_in = np.concatenate([np.zeros(RATE // 2, np.float32), flute])
+            tester = PlayAndRecord(server, signal_in)
+            tester.connect("tester:send", inputs[0])
+            tester.connect(outputs[0], "tester:back")
+            time.sleep(0.5)
+            tester.go(timeout=30)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            stderr = proc.communicate(timeout=30)[1]
+            if tester is not None:
+                tester.close()
+    assert proc.returncode == 0, stderr
+    assert "effect mode" in stderr
+    assert tester is not None
+    lag = reported_latency_s(stderr)
+    error = pitch_error_cents(tester.sent, tester.received, rate=RATE, lag_s=lag)
+    assert error.shape[0] > 100 and np.median(error) <= 20.0, stderr
+
+
+@pytest.mark.parametrize(
+    "command, options, words",
+    [
+        ("live", ["--effect", "--voices", "4"], "--effect plays one voice"),
+        ("live", ["--effect", "--record-osc", "x.jsonl"], "cannot replay"),
+        ("live", ["--f0-min", "100"], "--f0-min needs --effect"),
+        ("live", ["--jack-connect-in", "a:b"], "need --jack"),
+        ("live", ["--jack", "--samplerate", "44100"], "the JACK server sets"),
+        ("live", ["--effect", "--mix", "2"], "--mix 2 must be in 0..1"),
+        ("render", ["--input", "x.wav", "--mix", "0.5"], "--mix needs --tracker streaming"),
+        ("render", ["--grow", "nca", "--tracker", "streaming"], "tracks --input"),
+        (
+            "render",
+            ["--input", "x.wav", "--tracker", "streaming", "--timbre", "input"],
+            "choose a preset",
+        ),
+    ],
+)
+def test_effect_options_are_checked_before_anything_opens(
+    command: str, options: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from realtime import live_cli, render_cli
+
+    if command == "live":
+        code = live_cli.main([*options, "--osc-port", "0", "--seconds", "1"])
+    else:
+        source = tmp_path / "x.wav"
+        import soundfile as sf
+
+        sf.write(source, np.zeros(4800, np.float32), 48000)
+        options = [str(source) if o == "x.wav" else o for o in options]
+        code = render_cli.main([*options, "--out", str(tmp_path / "out.wav")])
+    assert code == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "out.wav").exists()
