@@ -21,8 +21,8 @@ from realtime.commands import NoteOn
 from realtime.engine import Engine
 from realtime.tracker import MAX_F0_HZ, MIN_F0_HZ, StreamingTracker
 
-EFFECT_NOTE = 69.0  # the one note held for the whole session: the input's loudness and the
-# gate make its silences
+EFFECT_NOTE = 69.0  # the one note held for the whole session (re-held after a note-off from OSC
+# or MIDI): the input's loudness and the gate make its silences
 
 
 def follow_input(engine: Engine) -> None:
@@ -85,10 +85,12 @@ class EffectChain:
         shift = engine.params.get("pitch_shift")
         offset = engine.params.get("loudness_offset")
         engine.params.set("pitch_hz", min(max(frame.f0_hz * 2.0 ** (shift / 12.0), 20.0), 4000.0))
-        loudness = frame.loudness_db + offset  # (digital silence stays at the floor)
-        if frame.loudness_db <= self.tracker.floor_db:
-            loudness = self.tracker.floor_db
+        loudness = frame.loudness_db + offset
+        if frame.loudness_db <= self.tracker.floor_db:  # digital silence stays at the floor
+            loudness = self.tracker.floor_db  # whatever the offset, so the gate closes there
         engine.params.set("loudness_db", min(max(loudness, -100.0), 0.0))
+        if not engine.voice.held and not engine.commands:  # a note-off from OSC or MIDI:
+            engine.apply(NoteOn(EFFECT_NOTE))  # the input's level, not notes, makes silence
         self.frames += 1
         self.voiced = frame.voiced
         self.input_db = frame.loudness_db

@@ -173,3 +173,17 @@ def test_the_duplex_callback_runs_the_chain(demo: LoadedModel) -> None:
     assert player.errors == 0
     np.testing.assert_array_equal(played[:, 0], reference)
     np.testing.assert_array_equal(played[:, 1], reference)
+
+
+def test_a_note_off_from_a_controller_does_not_stop_the_effect(demo: LoadedModel) -> None:
+    from realtime.commands import NoteOff
+
+    tone = 0.2 * harmonic_tone(300.0, 1.5, sample_rate=RATE)
+    chain = chain_for(demo)
+    first = run(chain, tone[: RATE // 2], 128)
+    chain.engine.post(NoteOff())  # as /grow/note/off or a MIDI note-off would
+    second = run(chain, tone[RATE // 2 :], 128)
+    assert np.sqrt(np.mean(first[RATE // 4 :] ** 2)) > 1e-3
+    late = second[RATE // 2 : RATE]  # 0.5 s after the note-off
+    reference = run(chain_for(demo), tone, 128)[RATE : RATE * 3 // 2]
+    assert np.sqrt(np.mean(late**2)) > 0.5 * np.sqrt(np.mean(reference**2))
