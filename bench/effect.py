@@ -12,6 +12,10 @@ client, whoever was late: grow-live counts them as host-flagged underflows), and
 load.
 
     python bench/effect.py [--seconds 60] [--blocks 64,128,256] [--modes thread,callback]
+    python bench/effect.py --model RUN/model.onnx --phrase NAME_test.wav --blocks 128 --modes thread
+
+`--model` and `--phrase` play another model with another recording (bench/eval_phrases.py's
+held-out parts and bench/quality.py's runs: each instrument through its own model).
 
 Needs jackd (apt-get install jackd2) and JACK-Client; the bench starts its own servers.
 """
@@ -32,13 +36,14 @@ import numpy as np
 RATE = 48000
 
 
-def takes(seconds: float) -> tuple[np.ndarray, list[int]]:
-    """The flute, each take after 0.5 s of silence, repeated to fill `seconds`; the onsets."""
+def takes(seconds: float, phrase: Path | None) -> tuple[np.ndarray, list[int]]:
+    """The phrase (default: the bundled flute), each take after 0.5 s of silence, repeated to
+    fill `seconds`; the onsets."""
     from core.audio import load_audio
     from trainer.example import example_audio_path
 
-    flute = load_audio(example_audio_path(), sample_rate=RATE)
-    take = np.concatenate([np.zeros(RATE // 2, np.float32), flute])
+    recording = load_audio(phrase or example_audio_path(), sample_rate=RATE)
+    take = np.concatenate([np.zeros(RATE // 2, np.float32), recording])
     count = max(1, round(seconds * RATE / take.shape[0]))
     onsets = [i * take.shape[0] + RATE // 2 for i in range(count)]
     return np.tile(take, count), onsets
@@ -49,7 +54,9 @@ def summary_number(pattern: str, stderr: str) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
-def row(block: int, mode: str, seconds: float) -> dict[str, float]:
+def row(
+    block: int, mode: str, seconds: float, model: Path | None, phrase: Path | None
+) -> dict[str, float]:
     from tests.jack_loop import (
         jack_server,
         live_session,
@@ -59,10 +66,18 @@ def row(block: int, mode: str, seconds: float) -> dict[str, float]:
         sound_in_silence,
     )
 
-    signal, onsets = takes(seconds)
+    signal, onsets = takes(seconds, phrase)
     with jack_server(block, rate=RATE) as env:
         tester, stderr = live_session(
-            env, signal, "--effect", "--compute", mode, "--jack-connect-in", "tester:send", tries=1
+            env,
+            signal,
+            "--effect",
+            "--compute",
+            mode,
+            "--jack-connect-in",
+            "tester:send",
+            *(["--model", str(model)] if model else []),
+            tries=1,
         )
     latency = onset_latencies(tester.sent, tester.received, onsets) / RATE
     reported = reported_latency_s(stderr)
@@ -81,7 +96,13 @@ def row(block: int, mode: str, seconds: float) -> dict[str, float]:
     }
 
 
-def print_table(seconds: float, blocks: list[int], modes: list[str]) -> None:
+def print_table(
+    seconds: float,
+    blocks: list[int],
+    modes: list[str],
+    model: Path | None = None,
+    phrase: Path | None = None,
+) -> None:
     print(
         f"| block | compute | reported ms | onset ms mean / max | pitch error (median cents) | "
         f"sound in silence (frames) | underflows / server xruns | callback p99 | "
@@ -90,7 +111,7 @@ def print_table(seconds: float, blocks: list[int], modes: list[str]) -> None:
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for block in blocks:
         for mode in modes:
-            r = row(block, mode, seconds)
+            r = row(block, mode, seconds, model, phrase)
             print(
                 f"| {block} | {mode} | {r['reported_ms']:.1f} | {r['onset_ms']:.1f} / "
                 f"{r['onset_max_ms']:.1f} | {r['cents']:.1f} | {r['loud_in_silence']} | "
@@ -105,9 +126,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--blocks", default="64,128,256")
     parser.add_argument("--modes", default="thread,callback")
+    parser.add_argument("--model", type=Path, help="artifact (default: the demo model)")
+    parser.add_argument("--phrase", type=Path, help="recording (default: the bundled flute)")
     args = parser.parse_args()
     blocks = [int(b) for b in args.blocks.split(",")]
-    print_table(args.seconds, blocks, args.modes.split(","))
+    print_table(args.seconds, blocks, args.modes.split(","), args.model, args.phrase)
 
 
 if __name__ == "__main__":

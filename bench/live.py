@@ -10,7 +10,7 @@ changes (the sample position at which the engine applied it, from the recorder, 
 position being played when the message was sent), plus the device buffer.
 
     python bench/live.py [--seconds 5] [--blocks 32,64,128,256] [--voices 1]
-    python bench/live.py --effect [--seconds 60] [--blocks 64,128,256]
+    python bench/live.py --effect --seconds 60 --blocks 64,128,256
 
 With `--voices N` the engine has N voices and holds an N-note chord (all of them sounding).
 With `--effect`, effect mode instead: input -> output latency through a JACK loop, pitch

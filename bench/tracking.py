@@ -3,11 +3,15 @@
 For each evaluation phrase with a trained run (bench/quality.py's or bench/fidelity.py's
 `RUNS/NAME/model.onnx`), the held-out part goes through the engine at 48 kHz twice: with
 `grow-render --input` (the extractors the model was trained with, whole file, centred frames)
-and with `--tracker streaming` (what `grow-live --effect` plays for it, causal). The streaming
+and with `--tracker streaming` (what `grow-live --effect` plays for it, causal; with the same
+gate as the first, the loudness floor + 6 dB: the live default, -70 dB, is for a microphone's
+room noise and would also cut these digital phrases' quietest notes). The streaming
 render comes out late by its latency; it is scored at the shift (0..50 ms, whole control frames)
 that gives the smallest spectral distance, and the shift is printed. Both are scored against
 the recording with the trainer's metrics (spectral distance, loudness L1, f0 L1 and outliers),
-as bench/quality.py scores the project.
+as bench/quality.py scores the project, except that pitch is scored only where the recording is
+voiced and above -60 dB: pYIN calls some frames of the rests' -100 dB tails voiced, and a
+silent output there (which the streaming gate gives) is no pitch error.
 
     python -m bench.tracking --phrases /tmp/phrases --runs /tmp/runs [--only violin,cello]
 """
@@ -15,17 +19,20 @@ as bench/quality.py scores the project.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from bench.fidelity import at_rate, phrase_names, render
 from core.audio import load_audio
 from core.features import FeatureConfig, compute_features
+from realtime.gate import HYSTERESIS_DB
 from trainer.crepe_f0 import track_f0_crepe
 from trainer.metrics import reconstruction_metrics
 
 ENGINE_RATE = 48000
 MAX_SHIFT_FRAMES = 5
+AUDIBLE_DB = -60.0  # pitch is scored where the recording is voiced and at least this loud
 
 
 def scores(run: Path, test_wav: Path) -> dict:
@@ -34,10 +41,17 @@ def scores(run: Path, test_wav: Path) -> dict:
     target = compute_features(
         load_audio(test_wav, sample_rate=fc.sample_rate), fc, crepe=track_f0_crepe
     )
+    # pYIN calls some frames of the rests' -100 dB tails voiced; a silent output there is right.
+    audible = target.voiced & (target.loudness_db > AUDIBLE_DB)
+    target = dataclasses.replace(target, voiced=audible)
     n = target.audio.shape[0]
     model = run / "model.onnx"
     offline = at_rate(render(model, test_wav, ENGINE_RATE), ENGINE_RATE, fc.sample_rate, n)
-    live = render(model, test_wav, ENGINE_RATE, "--tracker", "streaming")
+    # The model tracker's default gate (the loudness floor + 6 dB) for both, so that the
+    # trackers alone differ: the live default (-70 dB, against room noise) also cuts the quiet
+    # notes of these digital phrases.
+    gate = str(fc.loudness_floor_db + HYSTERESIS_DB)
+    live = render(model, test_wav, ENGINE_RATE, "--tracker", "streaming", "--gate", gate)
     hop = ENGINE_RATE // 100
     best: tuple[float, int, dict] | None = None
     for shift in range(MAX_SHIFT_FRAMES + 1):

@@ -21,8 +21,12 @@ from realtime.commands import NoteOn
 from realtime.engine import Engine
 from realtime.tracker import MAX_F0_HZ, MIN_F0_HZ, StreamingTracker
 
-EFFECT_NOTE = 69.0  # the one note held for the whole session (re-held after a note-off from OSC
-# or MIDI): the input's loudness and the gate make its silences
+MAX_BLOCK = 8192  # samples per process call
+
+EFFECT_NOTE = 69.0  # the one note held for the whole session: the input's loudness and the gate
+# make its silences
+# What the input decides: posted notes and these parameters (OSC, MIDI) are ignored.
+INPUT_OWNED = frozenset({"notes", "pitch_hz", "loudness_db", "velocity"})
 
 
 def follow_input(engine: Engine) -> None:
@@ -65,10 +69,13 @@ class EffectChain:
         self.input_db = tracker.floor_db  # ... and its loudness
         self._mix = self._mix_target = engine.params.get("effect_mix")  # wet fraction: now, and
         self._mix_step = 0.0  # at the segment's end, reached by this per-sample step
-        self._wet = np.zeros(8192, np.float32)
+        self._wet = np.zeros(MAX_BLOCK, np.float32)  # scratch: the engine's block, ...
+        self._ramp = np.zeros(MAX_BLOCK)  # ... the mix per sample, ...
+        self._steps = np.arange(1.0, MAX_BLOCK + 1.0)  # ... built from these
         follow_input(engine)
         engine.params.set("loudness_db", tracker.floor_db)
         engine.apply(NoteOn(EFFECT_NOTE))
+        engine.input_owned = INPUT_OWNED
 
     @property
     def latency_s(self) -> float:
@@ -89,8 +96,6 @@ class EffectChain:
         if frame.loudness_db <= self.tracker.floor_db:  # digital silence stays at the floor
             loudness = self.tracker.floor_db  # whatever the offset, so the gate closes there
         engine.params.set("loudness_db", min(max(loudness, -100.0), 0.0))
-        if not engine.voice.held and not engine.commands:  # a note-off from OSC or MIDI:
-            engine.apply(NoteOn(EFFECT_NOTE))  # the input's level, not notes, makes silence
         self.frames += 1
         self.voiced = frame.voiced
         self.input_db = frame.loudness_db
@@ -102,7 +107,7 @@ class EffectChain:
 
     def process(self, inp: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Input samples [n] (mono, at the engine's rate) -> output float32 [n], written into
-        `out` when given. n is at most 8192 per call."""
+        `out` when given. n is at most MAX_BLOCK per call."""
         n = inp.shape[0]
         if n > self._wet.shape[0]:
             raise ParameterError(f"blocks of at most {self._wet.shape[0]} samples, got {n}")
@@ -122,11 +127,16 @@ class EffectChain:
         return out
 
     def _mix_into(self, out: np.ndarray, wet: np.ndarray, dry: np.ndarray) -> None:
-        """out = mix * wet + (1 - mix) * dry, the mix ramping by its step per sample."""
+        """out = dry + mix * (wet - dry), the mix ramping by its step per sample; into
+        preallocated buffers (wet is the scratch, overwritten)."""
         take, start, step = out.shape[0], self._mix, self._mix_step
         if step == 0.0 and start == 1.0:
             out[:] = wet
         else:
-            ramp = start + step * np.arange(1, take + 1)
-            out[:] = ramp * wet + (1.0 - ramp) * dry
+            ramp = self._ramp[:take]
+            np.multiply(self._steps[:take], step, out=ramp)
+            ramp += start
+            np.subtract(wet, dry, out=wet)
+            np.multiply(wet, ramp, out=wet, casting="same_kind")
+            np.add(dry, wet, out=out, casting="same_kind")
         self._mix = start + step * take

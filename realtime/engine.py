@@ -117,6 +117,10 @@ class Engine:
         self.inbox: deque[Command] = deque()  # posted by other threads
         self.recorder: deque[tuple[int, Command]] | None = None  # (position, command)
         self.rejected = 0  # posted controls that failed when applied
+        # Effect mode (realtime.effect) owns the notes and these parameters: posted ones are
+        # ignored (counted), so a controller's note or pitch never overrides the input's.
+        self.input_owned: frozenset[str] = frozenset()
+        self.ignored = 0
         self.growth = "free"
         self.set_growth(growth)
         self.gate = LoudnessGate(frame_rate=self.frame_rate)
@@ -265,6 +269,9 @@ class Engine:
         position = self.position_of(max(frame - 1, 0))
         for _ in range(min(len(self.inbox), MAX_POSTED_PER_FRAME)):
             command = self.inbox.popleft()
+            if self._owned_by_input(command):
+                self.ignored += 1
+                continue
             try:
                 self.apply(command)
             except GrowError:
@@ -272,6 +279,13 @@ class Engine:
                 continue
             if self.recorder is not None:
                 self.recorder.append((position, command))
+
+    def _owned_by_input(self, command: Command) -> bool:
+        if not self.input_owned:
+            return False
+        if isinstance(command, (NoteOn, NoteOff)):
+            return "notes" in self.input_owned
+        return isinstance(command, SetParam) and command.name in self.input_owned
 
     def _check_preset(self, name: str) -> None:
         if name not in self.presets:

@@ -59,7 +59,8 @@ class JackStream:
         self.midi = self.client.midi_inports.register(MIDI_PORT)
         self.player: Any = None
         self.shutdown_reason: str | None = None  # set when the server goes away
-        self.midi_events = 0
+        self.midi_events = 0  # MIDI events read from midi_in ...
+        self.midi_ignored = 0  # ... of which malformed, or not channel messages
         self._late = False
         self._connect_in: list[str] = []
         self._connect_out: list[str] = []
@@ -110,23 +111,35 @@ class JackStream:
         self.client.set_shutdown_callback(self._shutdown)
 
     def _process(self, frames: int) -> None:
+        """JACK's process callback. Never raises: JACK-Client would stop calling it."""
         player = self.player
-        inp = self.inport.get_array() if player.effect is not None else None
+        try:
+            self._read_midi()
+            inp = self.inport.get_array() if player.effect is not None else None
+            late, self._late = self._late, False
+            mono = player.render_block(frames, inp, late=late)
+            for port in self.outports:
+                buffer = port.get_array()
+                if mono is None:
+                    buffer.fill(0.0)
+                else:
+                    buffer[:] = mono
+        except Exception:
+            player.errors += 1
+            for port in self.outports:
+                port.get_array().fill(0.0)
+
+    def _read_midi(self) -> None:
+        """This period's MIDI events -> engine commands (posted); malformed ones are counted."""
         for _, data in self.midi.incoming_midi_events():
             self.midi_events += 1
             message = bytes(data)  # (a cffi buffer: indexing it gives bytes, not ints)
-            if 1 < len(message) <= 3:
-                command = midi_command(message[0], message[1:])
-                if command is not None:
-                    player.engine.post(command)
-        late, self._late = self._late, False
-        mono = player.render_block(frames, inp, late=late)
-        for port in self.outports:
-            buffer = port.get_array()
-            if mono is None:
-                buffer.fill(0.0)
-            else:
-                buffer[:] = mono
+            if not 1 < len(message) <= 3 or any(byte > 0x7F for byte in message[1:]):
+                self.midi_ignored += 1  # system messages, running status, bad data bytes
+                continue
+            command = midi_command(message[0], message[1:])
+            if command is not None:
+                self.player.engine.post(command)
 
     def _xrun(self, delay_usecs: float) -> None:
         self._late = True

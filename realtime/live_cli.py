@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     start = p.add_argument_group("initial settings")
     start.add_argument("--timbre", help="timbre preset (default: the first)")
     start.add_argument(
-        "--loudness", type=float, default=SPECS["loudness_db"].default, help="dB fed to the decoder"
+        "--loudness",
+        type=float,
+        help=f"dB fed to the decoder (default {SPECS['loudness_db'].default:g})",
     )
     start.add_argument("--gain", type=float, default=0.0, help="master gain, dB")
     start.add_argument("--nca-rate", type=float, default=8.0, help="NCA steps per second")
@@ -246,9 +248,15 @@ def check_modes(args: argparse.Namespace) -> None:
     elif args.jack_connect_in or args.jack_connect_out:
         raise ParameterError("--jack-connect-in/-out need --jack")
     if not args.effect:
-        for option in ("input_device", "f0_min", "f0_max"):
+        effect_only = ("input_device", "f0_min", "f0_max", "mix", "pitch_shift", "loudness_offset")
+        for option in effect_only:
             if getattr(args, option) is not None:
                 raise ParameterError(f"--{option.replace('_', '-')} needs --effect")
+    elif args.loudness is not None:
+        raise ParameterError(
+            "--loudness sets the notes' loudness; in effect mode the input's loudness plays "
+            "(shift it with --loudness-offset)"
+        )
 
 
 def check_jack(args: argparse.Namespace, stream: Any) -> None:
@@ -396,15 +404,16 @@ def run(args: argparse.Namespace) -> int:
             args.record_osc, sample_rate=rate, seed=args.seed, voices=voices, model_path=model_path
         )
     # Initial settings go through the inbox too, so that a recording replays them.
+    loudness = SPECS["loudness_db"].default if args.loudness is None else args.loudness
     initial: list[Command] = [
-        SetParam("loudness_db", args.loudness),
+        *([] if args.effect else [SetParam("loudness_db", loudness)]),
         SetParam("gain_db", args.gain),
         SetParam("nca_rate", args.nca_rate),
         SetGrowth(growth),
         SetParam("gate_db", args.gate),
         *([SelectTimbre(args.timbre)] if args.timbre else []),
     ]
-    for command in initial[1:] if args.effect else initial:  # (effect: the input's loudness)
+    for command in initial:
         engine.post(command)
     player = LivePlayer(
         engine,
@@ -517,6 +526,20 @@ def run(args: argparse.Namespace) -> int:
         ),
         file=sys.stderr,
     )
+    if chain is not None:
+        print(
+            f"grow-live: effect mode: {chain.frames} frames tracked; input blocks lost "
+            f"{player.input_overflows} (no room), dropped {player.input_dropped} (after a stall, "
+            f"to keep the latency); {engine.ignored} notes or tracked controls from OSC/MIDI "
+            "ignored (the input owns them)",
+            file=sys.stderr,
+        )
+    if jack_stream is not None and jack_stream.midi_events:
+        print(
+            f"grow-live: JACK MIDI: {jack_stream.midi_events} events, "
+            f"{jack_stream.midi_ignored} ignored (not channel messages, or malformed)",
+            file=sys.stderr,
+        )
     written = [str(p) for p in (args.record_wav, args.record_osc) if p is not None]
     if written:
         print(f"grow-live: wrote {' and '.join(written)}", file=sys.stderr)

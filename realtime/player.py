@@ -77,6 +77,7 @@ class LivePlayer:
         self.in_ring: RingBuffer | None = None  # ... and, in effect mode, the input it reads
         self._make_rings()
         self.input_overflows = 0  # effect mode, thread: input blocks the producer had no room for
+        self.input_dropped = 0  # ... and blocks dropped after a stall to keep the latency
         self.fade = fade_curve(fade_samples(self.rate))
         # counters (written by the callback, read by the status line and the bench)
         self.played = 0  # samples handed to the device
@@ -203,6 +204,7 @@ class LivePlayer:
             if ready and self.ring.free() >= self.blocksize:
                 try:
                     if self.in_ring is not None and self.effect is not None:
+                        self._drop_late_input(inp)
                         self.in_ring.pop(inp)
                         self.effect.process(inp, out=block)
                     else:
@@ -213,6 +215,17 @@ class LivePlayer:
                 self.ring.push(block)
             else:
                 time.sleep(self.period / 4)
+
+    def _drop_late_input(self, scratch: np.ndarray) -> None:
+        """Effect mode, thread: input and output queued together stay at the prefill (a block
+        in, a block out, every period), except after a stall: the input that arrived while the
+        output ring ran dry would stay queued for good, adding its length to the latency. Drop
+        (and count) the oldest input beyond the prefill."""
+        assert self.in_ring is not None and self.ring is not None
+        limit = self.prefill * self.blocksize
+        while self.in_ring.available() + self.ring.available() > limit:
+            self.in_ring.pop(scratch)
+            self.input_dropped += 1
 
     def _record(self, path: Path) -> None:
         import soundfile as sf

@@ -184,8 +184,8 @@ def resynthesis_events(
         features.f0_hz,
         features.loudness_db,
         frame_rate=engine.meta.frame_rate,
-        pitch_shift=args.pitch_shift,
-        loudness_offset=args.loudness_offset,
+        pitch_shift=args.pitch_shift or 0.0,
+        loudness_offset=args.loudness_offset or 0.0,
         digital_silence=digital_silence_frames(features.audio, engine.meta.hop),
     )
 
@@ -202,8 +202,8 @@ def check_tracker(args: argparse.Namespace) -> bool:
                 "with --tracker streaming choose a preset"
             )
         return True
-    for option, default in (("mix", 1.0), ("f0_min", None), ("f0_max", None)):
-        if getattr(args, option) != default:
+    for option in ("mix", "f0_min", "f0_max"):
+        if getattr(args, option) is not None:
             raise ParameterError(f"--{option.replace('_', '-')} needs --tracker streaming")
     return False
 

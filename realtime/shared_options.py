@@ -111,17 +111,12 @@ def add_growth_and_gate(
 def add_tracking_options(group: argparse._ActionsContainer, *, streaming_note: str = "") -> None:
     """What the tracked input becomes (--pitch-shift, --loudness-offset) and, for the streaming
     trackers (`streaming_note` says when they run), --mix and the pitch range to look in."""
+    group.add_argument("--pitch-shift", type=float, help="transpose the input, semitones (0)")
     group.add_argument(
-        "--pitch-shift", type=float, default=0.0, help="transpose the input, semitones"
+        "--loudness-offset", type=float, help="added to the input's loudness, dB (0)"
     )
     group.add_argument(
-        "--loudness-offset", type=float, default=0.0, help="added to the input's loudness, dB"
-    )
-    group.add_argument(
-        "--mix",
-        type=float,
-        default=1.0,
-        help=f"{streaming_note}: 0 = the dry input, 1 = the model only (default 1)",
+        "--mix", type=float, help=f"{streaming_note}: 0 = the dry input, 1 = the model only (1)"
     )
     for bound, word in (("min", "lowest"), ("max", "highest")):
         group.add_argument(
@@ -138,20 +133,26 @@ def effect_chain(engine: Engine, args: argparse.Namespace) -> EffectChain:
     from realtime.effect import EffectChain, default_pitch_range
     from realtime.tracker import StreamingTracker
 
-    engine.params.set("pitch_shift", args.pitch_shift)
-    engine.params.set("loudness_offset", args.loudness_offset)
-    engine.params.set("effect_mix", args.mix)
-    low, high = default_pitch_range(engine, args.pitch_shift)
-    low = args.f0_min if args.f0_min is not None else low
-    high = args.f0_max if args.f0_max is not None else high
-    if args.f0_min is not None and args.f0_max is None:
-        high = max(high, 2 * low)
-    if args.f0_max is not None and args.f0_min is None:
-        low = min(low, high / 2)
-    tracker = StreamingTracker(
-        engine.sample_rate,
-        f0_min_hz=low,
-        f0_max_hz=high,
-        floor_db=float(engine.meta.features.get("loudness_floor_db", -100.0)),
-    )
+    shift = args.pitch_shift or 0.0
+    engine.params.set("pitch_shift", shift)
+    engine.params.set("loudness_offset", args.loudness_offset or 0.0)
+    engine.params.set("effect_mix", 1.0 if args.mix is None else args.mix)
+    low, high = default_pitch_range(engine, shift)
+    ceiling = min(MAX_F0_HZ, engine.sample_rate / 4)
+    if args.f0_min is not None:  # the other end follows, at least an octave away
+        low, high = args.f0_min, min(max(high, 2 * args.f0_min), ceiling)
+    if args.f0_max is not None:
+        if args.f0_min is None:
+            low = max(min(low, args.f0_max / 2), MIN_F0_HZ)
+        high = args.f0_max
+    try:
+        tracker = StreamingTracker(
+            engine.sample_rate,
+            f0_min_hz=low,
+            f0_max_hz=high,
+            floor_db=float(engine.meta.features.get("loudness_floor_db", -100.0)),
+        )
+    except ParameterError as err:
+        given = args.f0_min is not None or args.f0_max is not None
+        raise ParameterError(f"--f0-min/--f0-max: {err}" if given else str(err)) from None
     return EffectChain(engine, tracker)

@@ -79,7 +79,6 @@ class StreamingTracker:
         self.loud_window = hann_window(self.loud_n)
         self.loud_weights = loudness_weights(sample_rate, self.loud_n)
         self.history = np.zeros(max(self.pitch_span, self.loud_n))  # newest sample last
-        self.pushed = 0  # samples pushed so far
         self.f0_hz = math.sqrt(f0_min_hz * f0_max_hz)  # until the first voiced frame
         self._octave_frames = 0  # consecutive frames that disagreed by an octave
         self._last_cmnd = np.ones(self.lag_max + 1)  # d' of the last voiced analysis
@@ -101,7 +100,6 @@ class StreamingTracker:
         elif n:
             h[:-n] = h[n:]
             h[-n:] = samples
-        self.pushed += n
 
     def analyse(self) -> TrackedFrame:
         """The frame that ends at the newest sample pushed."""

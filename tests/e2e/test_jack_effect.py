@@ -76,8 +76,14 @@ def test_effect_mode_follows_a_flute_played_into_in_1(
 
 def test_a_jack_midi_note_sounds_at_its_pitch(jack_env: dict[str, str]) -> None:
     silence = np.zeros(RATE * 3 // 2, np.float32)
-    midi = ((RATE // 5, bytes([0x90, 69, 100])), (RATE * 7 // 10, bytes([0x80, 69, 0])))
-    tester, _ = live_session(jack_env, silence, midi=midi)
+    bad = bytes([0x90, 0xC8, 100])  # a data byte above 127: ignored, counted, no crash
+    midi = (
+        (RATE // 10, bad),
+        (RATE // 5, bytes([0x90, 69, 100])),
+        (RATE * 7 // 10, bytes([0x80, 69, 0])),
+    )
+    tester, stderr = live_session(jack_env, silence, midi=midi)
+    assert "JACK MIDI: 3 events, 1 ignored" in stderr, stderr
     received = tester.received
     assert not np.any(received[: RATE // 5])  # nothing before the note
     held = received[RATE * 3 // 10 : RATE * 6 // 10]
@@ -140,18 +146,14 @@ def test_effect_mode_through_a_portaudio_duplex_stream(example_path: Path) -> No
             watch = jack.Client("watch", no_start_server=True, servername=server)
             deadline = time.monotonic() + 30
             inputs: list[str] = []
-            while not inputs and time.monotonic() < deadline:
-                inputs = [
-                    p.name
-                    for p in watch.get_ports(is_audio=True, is_input=True)
-                    if not p.name.startswith("system:")
-                ]
+            outputs: list[str] = []
+            while not (inputs and outputs) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            outputs = [
-                p.name
-                for p in watch.get_ports(is_audio=True, is_output=True)
-                if p.name.split(":")[0] == inputs[0].split(":")[0]
-            ]
+                mine = [
+                    p for p in watch.get_ports(is_audio=True) if not p.name.startswith("system:")
+                ]
+                inputs = [p.name for p in mine if p.is_input]
+                outputs = [p.name for p in mine if p.is_output]
             watch.close()
             assert inputs and outputs, "grow-live's PortAudio client never appeared"
             signal_in = np.concatenate([np.zeros(RATE // 2, np.float32), flute])

@@ -175,15 +175,44 @@ def test_the_duplex_callback_runs_the_chain(demo: LoadedModel) -> None:
     np.testing.assert_array_equal(played[:, 1], reference)
 
 
-def test_a_note_off_from_a_controller_does_not_stop_the_effect(demo: LoadedModel) -> None:
-    from realtime.commands import NoteOff
+def test_notes_and_tracked_controls_from_controllers_are_ignored(demo: LoadedModel) -> None:
+    """A note-off (a DAW's all-notes-off), a note-on, a pitch or loudness from OSC or MIDI
+    change nothing in effect mode: the input owns them. Other controls still act."""
+    from realtime.commands import Command, NoteOff, NoteOn, SetParam
 
-    tone = 0.2 * harmonic_tone(300.0, 1.5, sample_rate=RATE)
+    tone = 0.2 * harmonic_tone(300.0, 1.0, sample_rate=RATE)
+    reference = run(chain_for(demo), tone, 128)
     chain = chain_for(demo)
     first = run(chain, tone[: RATE // 2], 128)
-    chain.engine.post(NoteOff())  # as /grow/note/off or a MIDI note-off would
+    posted: list[Command] = [NoteOff(), NoteOn(60.0, 0.3), SetParam("pitch_hz", 880.0)]
+    posted += [SetParam("loudness_db", -5.0), SetParam("velocity", 0.1)]
+    for command in posted:
+        assert chain.engine.post(command)
     second = run(chain, tone[RATE // 2 :], 128)
-    assert np.sqrt(np.mean(first[RATE // 4 :] ** 2)) > 1e-3
-    late = second[RATE // 2 : RATE]  # 0.5 s after the note-off
-    reference = run(chain_for(demo), tone, 128)[RATE : RATE * 3 // 2]
-    assert np.sqrt(np.mean(late**2)) > 0.5 * np.sqrt(np.mean(reference**2))
+    np.testing.assert_array_equal(np.r_[first, second], reference)
+    assert chain.engine.ignored == len(posted)
+    chain.engine.post(SetParam("gain_db", -20.0))
+    quieter = run(chain, tone, 128)
+    assert np.abs(quieter[RATE // 2 :]).max() < 0.2 * np.abs(reference[RATE // 2 :]).max()
+
+
+def test_after_a_stall_queued_input_is_dropped_to_keep_the_latency(demo: LoadedModel) -> None:
+    chain = chain_for(demo)
+    player = LivePlayer(chain.engine, blocksize=128, compute="thread", prefill=2, effect=chain)
+    assert player.in_ring is not None and player.ring is not None
+    block = np.zeros(128, np.float32)
+    ok = SimpleNamespace(output_underflow=False)
+    out = np.zeros((128, 2), np.float32)
+    for _ in range(4):  # the producer stalled: the callback queues input, plays silence
+        player.duplex_callback(block[:, None], out, 128, None, ok)
+    assert player.in_ring.available() == 4 * 128 and player.ring_underflows == 4
+    player._drop_late_input(block)  # what the producer does first when it comes back
+    assert player.in_ring.available() + player.ring.available() == player.prefill * 128
+    assert player.input_dropped == 2
+    # In the steady state (a block in, a block out per period) nothing is dropped.
+    player.in_ring.pop(block)  # the producer computes a block ...
+    player.ring.push(block)
+    player.duplex_callback(block[:, None], out, 128, None, ok)  # ... the host takes one
+    assert player.ring_underflows == 4
+    player._drop_late_input(block)
+    assert player.input_dropped == 2
