@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-device",
         help="effect mode's input: index or part of its name (default: the "
-        "output device when it has inputs, else the host's default input)",
+        "output device when it has inputs, else the host's preferred input)",
     )
     p.add_argument("--host-api", help="audio host API (part of its name: alsa, jack, ...)")
     p.add_argument("--samplerate", type=int, help="Hz (default: the device's)")
