@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec = p.add_argument_group("recording")
     rec.add_argument("--record-osc", type=Path, help="control log for grow-render --osc-log")
     rec.add_argument("--record-wav", type=Path, help="write what was played (float WAV)")
+    rec.add_argument(
+        "--record-input",
+        type=Path,
+        help="effect mode: write the input (float WAV), sample for sample beside what was "
+        "played; grow-render --input FILE --tracker streaming renders the session again",
+    )
     rec.add_argument("--force", action="store_true", help="overwrite existing recordings")
     start = p.add_argument_group("initial settings")
     start.add_argument("--timbre", help="timbre preset (default: the first)")
@@ -234,8 +240,8 @@ def check_modes(args: argparse.Namespace) -> None:
     if args.effect and args.record_osc is not None:
         raise ParameterError(
             "--record-osc logs controls, but effect mode follows the input's audio, which a "
-            "log cannot replay: record what was played with --record-wav (and render a recorded "
-            "input with grow-render --input take.wav --tracker streaming)"
+            "log cannot replay: record the input with --record-input (then grow-render --input "
+            "FILE --tracker streaming renders it again) and what was played with --record-wav"
         )
     if args.jack:
         for option in ("device", "host_api", "samplerate", "channels", "input_device"):
@@ -248,7 +254,15 @@ def check_modes(args: argparse.Namespace) -> None:
     elif args.jack_connect_in or args.jack_connect_out:
         raise ParameterError("--jack-connect-in/-out need --jack")
     if not args.effect:
-        effect_only = ("input_device", "f0_min", "f0_max", "mix", "pitch_shift", "loudness_offset")
+        effect_only = (
+            "input_device",
+            "f0_min",
+            "f0_max",
+            "mix",
+            "pitch_shift",
+            "loudness_offset",
+            "record_input",
+        )
         for option in effect_only:
             if getattr(args, option) is not None:
                 raise ParameterError(f"--{option.replace('_', '-')} needs --effect")
@@ -351,9 +365,13 @@ def run(args: argparse.Namespace) -> int:
     for out, option, suffixes in (
         (args.record_osc, "--record-osc", (".jsonl",)),
         (args.record_wav, "--record-wav", (".wav",)),
+        (args.record_input, "--record-input", (".wav",)),
     ):
         if out is not None:
             check_output(out, option=option, suffixes=suffixes, force=args.force)
+    recordings = [p for p in (args.record_wav, args.record_input) if p is not None]
+    if len({p.resolve() for p in recordings}) < len(recordings):
+        raise ParameterError("--record-wav and --record-input must be different files")
     allow = parse_allow_list(args.osc_allow)
     model_path = args.model or demo_model_path()
     model = load_model(model_path, provider=args.provider)
@@ -422,6 +440,7 @@ def run(args: argparse.Namespace) -> int:
         prefill=args.prefill,
         record_wav=args.record_wav,
         effect=chain,
+        record_input=args.record_input,
     )
     server.status = lambda: status_values(engine, player, server)
     stop = {"now": False}
@@ -501,7 +520,7 @@ def run(args: argparse.Namespace) -> int:
     loads = player.recent_loads(4096)
     if player.record_overflows:
         print(
-            f"grow-live: warning: {player.record_overflows} blocks missing from {args.record_wav} "
+            f"grow-live: warning: {player.record_overflows} blocks missing from the recordings "
             "(the disk was too slow)",
             file=sys.stderr,
         )
@@ -540,9 +559,9 @@ def run(args: argparse.Namespace) -> int:
             f"{jack_stream.midi_ignored} ignored (not channel messages, or malformed)",
             file=sys.stderr,
         )
-    written = [str(p) for p in (args.record_wav, args.record_osc) if p is not None]
+    written = [str(p) for p in (args.record_wav, args.record_input, args.record_osc) if p]
     if written:
-        print(f"grow-live: wrote {' and '.join(written)}", file=sys.stderr)
+        print(f"grow-live: wrote {', '.join(written)}", file=sys.stderr)
     return 0
 
 

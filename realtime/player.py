@@ -14,8 +14,8 @@ bench/live.py measures both: at 48 kHz / 128 the callback mode underflowed a few
 The callback never blocks, never prints, always fills the whole buffer (silence on error) and
 counts underflows, errors and its own time as a fraction of the block period. A stop request
 fades out over 20 ms from the next block, then the stream is stopped: never a click. With
-`record_wav`, the callback copies every played block into a second ring that a writer thread
-drains to a float WAV (what was played, sample for sample).
+`record_wav` (and `record_input` in effect mode), the callback copies every played (and input)
+block into a ring that a writer thread drains to a float WAV (realtime.wav_recorder).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from realtime.effect import EffectChain
 from realtime.engine import Engine
 from realtime.fade import fade_curve, fade_samples
 from realtime.ring import RingBuffer
+from realtime.wav_recorder import WavRecorder
 
 PREFILL_SAMPLES = 256  # thread mode's default ring fill at any block size
 LOAD_HISTORY = 4096  # callback loads kept for the status line and the bench
@@ -57,9 +58,12 @@ class LivePlayer:
         prefill: int | None = None,
         record_wav: Path | None = None,
         effect: EffectChain | None = None,
+        record_input: Path | None = None,
     ) -> None:
-        """effect: play the engine from the input through this chain (effect mode); the
-        stream is then duplex (or JACK's in_1)."""
+        """record_wav: write what is played there (float WAV). effect: play the engine from the
+        input through this chain (effect mode); the stream is then duplex (or JACK's in_1).
+        record_input: effect mode, write the input there, sample for sample beside what was
+        played (grow-render --input FILE --tracker streaming renders it again)."""
         if compute not in ("callback", "thread"):
             raise ValueError(f"compute={compute!r} must be 'callback' or 'thread'")
         if effect is not None and effect.engine is not engine:
@@ -95,13 +99,9 @@ class LivePlayer:
         self._producing = False
         self._producer: threading.Thread | None = None
         self.stream: Any = None
-        self.wav_ring: RingBuffer | None = None
-        self.record_overflows = 0  # blocks the WAV writer fell behind on (lost from the WAV)
-        self._recording = False
-        self._recorder: threading.Thread | None = None
-        self.record_path = record_wav
-        if record_wav is not None:
-            self.wav_ring = RingBuffer(4 * self.rate)
+        # What was played, and (effect mode) what came in, block for block beside it.
+        self.recorder = WavRecorder(record_wav, self.rate) if record_wav else None
+        self.input_recorder = WavRecorder(record_input, self.rate) if record_input else None
 
     # -- the real-time path ---------------------------------------------------------------------
     def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -163,8 +163,10 @@ class LivePlayer:
                     self._count_underflow()
                     self.ring_underflows += 1
             self._fade(mono, frames)
-            if self.wav_ring is not None and self.wav_ring.push(mono) < frames:
-                self.record_overflows += 1
+            if self.recorder is not None:
+                self.recorder.push(mono)
+            if self.input_recorder is not None and inp is not None:
+                self.input_recorder.push(inp)
             self.played += frames
         except Exception:
             mono.fill(0.0)
@@ -226,21 +228,6 @@ class LivePlayer:
         while self.in_ring.available() + self.ring.available() > limit:
             self.in_ring.pop(scratch)
             self.input_dropped += 1
-
-    def _record(self, path: Path) -> None:
-        import soundfile as sf
-
-        assert self.wav_ring is not None
-        chunk = np.zeros(self.rate // 10, np.float32)
-        with sf.SoundFile(path, "w", self.rate, 1, subtype="FLOAT", format="WAV") as wav:
-            while True:
-                n = self.wav_ring.pop(chunk)
-                if n:
-                    wav.write(chunk[:n])
-                elif not self._recording:
-                    break
-                else:
-                    time.sleep(0.02)
 
     # -- control ----------------------------------------------------------------------------------
     def blocks_for(self, samples: int) -> int:
@@ -309,11 +296,8 @@ class LivePlayer:
         self.prime()
         gc.collect()
         gc.freeze()  # what exists now is never scanned again: collections stay short
-        if self.record_path is not None:
-            self._recording = True
-            partial = self.record_path.with_name(self.record_path.name + ".partial")
-            self._recorder = threading.Thread(target=self._record, args=(partial,), daemon=True)
-            self._recorder.start()
+        for recorder in self.recorders:
+            recorder.start()
         if self.ring is not None:
             self._producing = True
             self._producer = threading.Thread(target=self._produce, name="engine", daemon=True)
@@ -325,9 +309,7 @@ class LivePlayer:
         self._stop_requested = True
 
     def stop(self, timeout: float = 1.0) -> None:
-        """Fade out, stop the stream, finish the threads and the WAV."""
-        import os
-
+        """Fade out, stop the stream, finish the threads and the WAVs."""
         self.request_stop()
         if self.stream is not None:
             self.finished.wait(timeout)
@@ -338,13 +320,17 @@ class LivePlayer:
         self._producing = False
         if self._producer is not None:
             self._producer.join(timeout=2.0)
-        if self._recorder is not None and self.record_path is not None:
-            self._recording = False
-            self._recorder.join(timeout=10.0)
-            os.replace(
-                self.record_path.with_name(self.record_path.name + ".partial"), self.record_path
-            )
-            self._recorder = None
+        for recorder in self.recorders:
+            recorder.close()
+
+    @property
+    def recorders(self) -> list[WavRecorder]:
+        return [r for r in (self.recorder, self.input_recorder) if r is not None]
+
+    @property
+    def record_overflows(self) -> int:
+        """Blocks the WAV writers fell behind on (lost from the recordings)."""
+        return sum(r.overflows for r in self.recorders)
 
     @property
     def output_latency_s(self) -> float:
