@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--record-input",
         type=Path,
-        help="effect mode: write the input (float WAV), sample for sample beside what was "
-        "played; grow-render --input FILE --tracker streaming renders the session again",
+        help="effect mode: write the input the engine was fed (float WAV); grow-render --input "
+        "FILE --tracker streaming renders the session again",
     )
     rec.add_argument("--force", action="store_true", help="overwrite existing recordings")
     start = p.add_argument_group("initial settings")
@@ -462,6 +462,8 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
         if jack_stream is not None:
             jack_stream.close()
+        if isinstance(err, ParameterError):  # (a recording that cannot be written, named)
+            raise
         raise ParameterError(f"cannot open {where} at {rate} Hz ({err})") from None
     server.start()
     latency_ms = 1000 * (player.output_latency_s + player.latency_samples / rate)
@@ -559,9 +561,15 @@ def run(args: argparse.Namespace) -> int:
             f"{jack_stream.midi_ignored} ignored (not channel messages, or malformed)",
             file=sys.stderr,
         )
-    written = [str(p) for p in (args.record_wav, args.record_input, args.record_osc) if p]
+    for _, error in player.recording_errors:
+        print(f"grow-live: error: recording not written, {error}", file=sys.stderr)
+    failed = {path for path, _ in player.recording_errors}
+    recorded = (args.record_wav, args.record_input, args.record_osc)
+    written = [str(p) for p in recorded if p and p not in failed]
     if written:
         print(f"grow-live: wrote {', '.join(written)}", file=sys.stderr)
+    if player.recording_errors:
+        return 1
     return 0
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime.effect import EffectChain
+from realtime.effect import MAX_BLOCK, EffectChain
 from realtime.engine import Engine
 from realtime.fade import fade_curve, fade_samples
 from realtime.ring import RingBuffer
@@ -74,14 +74,16 @@ class LivePlayer:
         self.compute = compute
         self.rate = engine.sample_rate
         self.period = blocksize / self.rate  # s
-        self.mono = np.zeros(8192, np.float32)  # the callback's scratch; PortAudio may ask more
+        self.mono = np.zeros(MAX_BLOCK, np.float32)  # the callback's scratch
         self.auto_prefill = prefill is None
         self.prefill = prefill or self.blocks_for(PREFILL_SAMPLES)
         self.ring: RingBuffer | None = None  # thread mode: the producer's output ...
         self.in_ring: RingBuffer | None = None  # ... and, in effect mode, the input it reads
         self._make_rings()
         self.input_overflows = 0  # effect mode, thread: input blocks the producer had no room for
-        self.input_dropped = 0  # ... and blocks dropped after a stall to keep the latency
+        self.input_dropped = 0  # ... and blocks dropped after a stall to keep the latency:
+        self.short_samples = 0  # samples the ring could not supply (the callback counts) ...
+        self.settled_samples = 0  # ... and those the producer has dealt with
         self.fade = fade_curve(fade_samples(self.rate))
         # counters (written by the callback, read by the status line and the bench)
         self.played = 0  # samples handed to the device
@@ -102,6 +104,7 @@ class LivePlayer:
         # What was played, and (effect mode) what came in, block for block beside it.
         self.recorder = WavRecorder(record_wav, self.rate) if record_wav else None
         self.input_recorder = WavRecorder(record_input, self.rate) if record_input else None
+        self.recording_errors: list[tuple[Path, str]] = []  # recordings not completed, and why
 
     # -- the real-time path ---------------------------------------------------------------------
     def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -159,14 +162,15 @@ class LivePlayer:
                     self.input_overflows += 1  # the producer fell behind the input
                 got = self.ring.pop(mono)
                 if got < frames:  # the producer fell behind: our own underflow
+                    self.short_samples += frames - got
                     mono[got:] = 0.0
                     self._count_underflow()
                     self.ring_underflows += 1
             self._fade(mono, frames)
             if self.recorder is not None:
                 self.recorder.push(mono)
-            if self.input_recorder is not None and inp is not None:
-                self.input_recorder.push(inp)
+            if self.input_recorder is not None and inp is not None and self.ring is None:
+                self.input_recorder.push(inp)  # (thread mode: the producer records it)
             self.played += frames
         except Exception:
             mono.fill(0.0)
@@ -208,6 +212,8 @@ class LivePlayer:
                     if self.in_ring is not None and self.effect is not None:
                         self._drop_late_input(inp)
                         self.in_ring.pop(inp)
+                        if self.input_recorder is not None:  # what the chain is fed
+                            self.input_recorder.push(inp)
                         self.effect.process(inp, out=block)
                     else:
                         self.engine.process(self.blocksize, out=block)
@@ -222,12 +228,21 @@ class LivePlayer:
         """Effect mode, thread: input and output queued together stay at the prefill (a block
         in, a block out, every period), except after a stall: the input that arrived while the
         output ring ran dry would stay queued for good, adding its length to the latency. Drop
-        (and count) the oldest input beyond the prefill."""
+        (and count) as much of the oldest input as the ring came up short since the last call,
+        down to the prefill, keeping the block about to be computed."""
         assert self.in_ring is not None and self.ring is not None
         limit = self.prefill * self.blocksize
-        while self.in_ring.available() + self.ring.available() > limit:
+        short = self.short_samples  # (the callback's counter: read once)
+        owed = short - self.settled_samples
+        while (
+            owed >= self.blocksize
+            and self.in_ring.available() + self.ring.available() > limit
+            and self.in_ring.available() >= 2 * self.blocksize
+        ):
             self.in_ring.pop(scratch)
+            owed -= self.blocksize
             self.input_dropped += 1
+        self.settled_samples = short  # what is owed beyond it was never queued: forgiven
 
     # -- control ----------------------------------------------------------------------------------
     def blocks_for(self, samples: int) -> int:
@@ -297,12 +312,20 @@ class LivePlayer:
         gc.collect()
         gc.freeze()  # what exists now is never scanned again: collections stay short
         for recorder in self.recorders:
-            recorder.start()
+            recorder.start()  # (opens its file here: an error names it before any sound)
         if self.ring is not None:
             self._producing = True
             self._producer = threading.Thread(target=self._produce, name="engine", daemon=True)
             self._producer.start()
-        self.stream.start()
+        try:
+            self.stream.start()
+        except BaseException:  # nothing was played: no threads left running, no recordings
+            self._producing = False
+            if self._producer is not None:
+                self._producer.join(timeout=2.0)
+            for recorder in self.recorders:
+                recorder.discard()
+            raise
 
     def request_stop(self) -> None:
         """Fade out from the next block (safe from a signal handler)."""
@@ -320,8 +343,8 @@ class LivePlayer:
         self._producing = False
         if self._producer is not None:
             self._producer.join(timeout=2.0)
-        for recorder in self.recorders:
-            recorder.close()
+        closed = [(r.path, r.close()) for r in self.recorders]
+        self.recording_errors = [(path, error) for path, error in closed if error]
 
     @property
     def recorders(self) -> list[WavRecorder]:

@@ -13,7 +13,7 @@ import numpy as np
 from core.errors import ParameterError
 from core.growth import STRATEGIES, stage_mask
 from realtime.commands import NcaReset, NcaStep, NoteOff, NoteOn, SetMask, SetParam
-from realtime.effect import EffectChain
+from realtime.effect import MAX_BLOCK, EffectChain
 from realtime.engine import Engine
 from realtime.score import Event
 
@@ -67,7 +67,7 @@ def render_through(
     rate = chain.engine.sample_rate
     heard = np.concatenate([audio, np.zeros(round(chain.latency_s * rate), audio.dtype)])
     out = np.empty(heard.shape[0], np.float32)
-    step = min(blocksize, 8192)
+    step = min(blocksize, MAX_BLOCK)
     for pos in range(0, heard.shape[0], step):
         chain.process(heard[pos : pos + step], out=out[pos : pos + step])
         if progress is not None:

@@ -205,6 +205,10 @@ def check_tracker(args: argparse.Namespace) -> bool:
     for option in ("mix", "f0_min", "f0_max"):
         if getattr(args, option) is not None:
             raise ParameterError(f"--{option.replace('_', '-')} needs --tracker streaming")
+    if args.input is None:
+        for option in ("pitch_shift", "loudness_offset"):
+            if getattr(args, option) is not None:
+                raise ParameterError(f"--{option.replace('_', '-')} needs --input")
     return False
 
 

@@ -216,3 +216,9 @@ def test_after_a_stall_queued_input_is_dropped_to_keep_the_latency(demo: LoadedM
     assert player.ring_underflows == 4
     player._drop_late_input(block)
     assert player.input_dropped == 2
+    # A callback that has pushed its input but not yet taken its output: more is queued for
+    # a moment, but nothing came up short, so nothing is dropped.
+    player.in_ring.push(block)
+    player.ring.push(block)
+    player._drop_late_input(block)
+    assert player.input_dropped == 2
