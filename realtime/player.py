@@ -30,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from realtime.commands import NoteOn
 from realtime.effect import MAX_BLOCK, EffectChain
 from realtime.engine import Engine
 from realtime.fade import fade_curve, fade_samples
 from realtime.ring import RingBuffer
+from realtime.tracker import StreamingTracker
 from realtime.wav_recorder import WavRecorder
 
 PREFILL_SAMPLES = 256  # thread mode's default ring fill at any block size
@@ -266,9 +268,28 @@ class LivePlayer:
             self.in_ring = RingBuffer(2 * self.prefill * self.blocksize)
 
     def prime(self) -> None:
-        """Warm up onnxruntime and numpy on a scratch engine, and fill the ring (thread mode)."""
+        """Warm up onnxruntime, numba and numpy on a scratch engine with a note sounding (in
+        effect mode: a scratch chain fed a tone), so that the first note played pays no
+        first-use cost; then fill the ring (thread mode)."""
         scratch = Engine(self.engine.model, sample_rate=self.rate, seed=self.engine.seed)
-        scratch.process(self.rate // 10)
+        if self.effect is None:
+            scratch.apply(NoteOn(69.0))
+            scratch.process(self.rate // 10)
+        else:
+            tracker = self.effect.tracker
+            chain = EffectChain(
+                scratch,
+                StreamingTracker(
+                    self.rate,
+                    f0_min_hz=tracker.f0_min_hz,
+                    f0_max_hz=tracker.f0_max_hz,
+                    floor_db=tracker.floor_db,
+                ),
+            )
+            t = np.arange(self.rate // 5) / self.rate
+            tone = (0.1 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+            for start in range(0, tone.shape[0], self.blocksize):
+                chain.process(tone[start : start + self.blocksize])
         if self.ring is not None:
             block = np.zeros(self.blocksize, np.float32)
             for _ in range(self.prefill):

@@ -137,12 +137,14 @@ def live_session(
     tries: int = 3,
 ) -> tuple[PlayAndRecord, str]:
     """Start `grow-live --jack` (with `options`; its outputs connected to the tester's `back`),
-    play `signal_in` (and `midi` into midi_in) and record. A play whose tester saw an xrun (a
-    host stall, not the engine) is tried again, up to `tries` plays. Returns the tester (its
-    `sent` and `received` tracks) and grow-live's stderr."""
+    play `signal_in` (and `midi` into midi_in) and record. A play that underflowed (the tester
+    saw an xrun, or grow-live counted an underflow: on these VMs, host stalls, as
+    tests/e2e/test_grow_live.py's docstring measures) is tried again, up to `tries` plays.
+    Returns the tester (its `sent` and `received` tracks) and grow-live's stderr."""
     for attempt in range(tries):
         tester, stderr = _one_session(env, signal_in, options, midi)
-        if tester.xruns == 0 or attempt == tries - 1:
+        clean = tester.xruns == 0 and re.search(r"played [\d.]+ s, 0 underflows", stderr)
+        if clean or attempt == tries - 1:
             break
     return tester, stderr
 
