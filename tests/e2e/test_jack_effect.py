@@ -75,23 +75,27 @@ def test_effect_mode_follows_a_flute_played_into_in_1(
 
 
 def test_a_recorded_effect_session_renders_again_offline(
-    jack_env: dict[str, str], example_path: Path, tmp_path: Path
+    example_path: Path, tmp_path: Path
 ) -> None:
     """--record-input writes the input beside what was played; grow-render --input FILE
     --tracker streaming then renders the same sound (up to grow-live's closing fade). In
     callback mode each block's input is played in the same period, so the two line up from
-    the first sample."""
+    the first sample; at a 256-sample period, where that mode keeps up."""
     import soundfile as sf
 
     flute = load_audio(example_path, sample_rate=RATE)[: 2 * RATE]
     gap = np.zeros(RATE // 4, np.float32)
-    played, taken, offline = tmp_path / "played.wav", tmp_path / "input.wav", tmp_path / "r.wav"
-    options = ["--effect", "--compute", "callback", "--jack-connect-in", "tester:send"]
-    options += ["--record-wav", str(played), "--record-input", str(taken)]
-    # One play: an xrun skips a period for the recordings and the engine alike, and a retry
-    # would find the recordings there.
-    _, stderr = live_session(jack_env, np.concatenate([gap, flute, gap]), *options, tries=1)
-    assert "input.wav" in stderr and not list(tmp_path.glob("*.partial"))
+    for attempt in range(3):  # a play with an underflow or a callback error is played again
+        folder = tmp_path / f"play{attempt}"
+        folder.mkdir()
+        played, taken, offline = folder / "played.wav", folder / "input.wav", folder / "r.wav"
+        options = ["--effect", "--compute", "callback", "--jack-connect-in", "tester:send"]
+        options += ["--record-wav", str(played), "--record-input", str(taken)]
+        with jack_server(256, rate=RATE) as env:  # (the callback mode keeps up at 256)
+            tester, stderr = live_session(env, np.concatenate([gap, flute, gap]), *options, tries=1)
+        assert "input.wav" in stderr and not list(folder.glob("*.partial"))
+        if tester.xruns == 0 and ", 0 underflows, 0 callback errors" in stderr:
+            break
     command = [str(BIN / "grow-render"), "--input", str(taken), "--tracker", "streaming"]
     subprocess.run([*command, "--format", "float", "--out", str(offline)], check=True)
     live, _ = sf.read(played, dtype="float32")
@@ -105,7 +109,7 @@ def test_a_recorded_effect_session_renders_again_offline(
     # JACK's thread parted from the render's in the last bits from one frame on and drifted
     # to 0.15 % RMS (cause not found; the offline render itself is deterministic). Within 1 %.
     error = np.sqrt(np.mean((played_part - rendered) ** 2))
-    assert error < 0.01 * np.sqrt(np.mean(played_part**2))
+    assert error < 0.01 * np.sqrt(np.mean(played_part**2)), stderr
 
 
 def test_a_jack_midi_note_sounds_at_its_pitch(jack_env: dict[str, str]) -> None:
