@@ -1,9 +1,15 @@
 """The engine: `Engine.process(n) -> float32 block`, the only synthesis path.
 
 Control frames sit on a fixed grid of the model's frame rate, independent of block boundaries:
-segment t (output samples from frame t to frame t + 1) is synthesized whole when playback reaches
-it, from the controls of frames t and t + 1, and `process` copies out of it. Noise is drawn per
-frame from a counter-based generator. So the output is identical whatever the block size.
+when playback reaches segment t (output samples from frame t to frame t + 1), frame t + 1 is
+computed (one graph call for the voices that sound) and its filtered noise overlap-added; each
+`process` block then synthesizes only its own samples of the segment, interpolating the controls
+of frames t and t + 1, so the harmonic bank's cost spreads over the blocks (a model with a reverb
+synthesizes the segment whole, for the reverb's partition). Noise is drawn per frame from a
+counter-based generator, and a sample's value depends only on its place in the segment. So the
+output is identical whatever the block size. A block in steady state allocates nothing: the
+graph's inputs and outputs, the controls, the noise and the mix live in buffers made once
+(tests/realtime/test_allocation.py).
 
 Parameters are read once per control frame (when frame t + 1 is computed at the start of segment
 t): a change is heard one control frame later, which is the engine's own latency.
@@ -64,16 +70,10 @@ from realtime.commands import (
 from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
 from realtime.params import ParameterStore, Smoother
+from realtime.philox import uniform
 from realtime.reverb import PartitionedReverb, resample_ir
-from realtime.step_runner import Wanted, run_step
-from realtime.synth import (
-    SEED_RANGE,
-    FrameStreams,
-    NoiseFilter,
-    frame_noise,
-    frame_position,
-    harmonic_segment,
-)
+from realtime.step_runner import StepRunner, Wanted
+from realtime.synth import SEED_RANGE, NoiseFilter, OscillatorBank, frame_noise, frame_position
 from realtime.voice import MAX_VOICES, FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
@@ -142,22 +142,52 @@ class Engine:
         self.notes_started = 0  # note-ons so far: a voice's age for the allocator
         self.frame = 0  # the control frame at the start of the segment being played
         self.noise_delay = round((meta.n_noise_bands - 1) * sample_rate / meta.sample_rate)
+        hop_max = self.hop_max()
         self._noise_filter = NoiseFilter(
-            meta.n_noise_bands, out_rate=sample_rate, train_rate=meta.sample_rate
+            meta.n_noise_bands,
+            out_rate=sample_rate,
+            train_rate=meta.sample_rate,
+            max_samples=hop_max,
         )
-        self.streams = FrameStreams()  # the engine's random streams (realtime.synth)
-        self._segment = np.zeros(0, np.float32)
+        self._bank = OscillatorBank(hop_max, sample_rate=sample_rate)
+        self._runner = StepRunner(model, voices)
         self.reverb = self._make_reverb()  # on the mix: linear, so one room serves every voice
+        # The segment being played: its length, how much of it is played, the voices in it.
+        self._segment_length = 0
         self._read = 0
+        self._segment_voices: list[Voice] = []
         self.position = 0  # output samples produced so far
         self.trace: list[FrameControls] | None = [] if trace else None  # every frame's controls
-        # The voices' filtered noise, overlap-added (linear: one buffer serves every voice).
-        self.noise_acc = np.zeros(2 * self.hop_max() + 2 * self.noise_delay + 2)
+        # The voices' filtered noise, overlap-added (linear: one buffer serves every voice);
+        # sample 0 = the segment's first. Two buffers, so that moving on by a segment copies
+        # from one into the other instead of within one.
+        size = 2 * hop_max + 2 * self.noise_delay + 2
+        self.noise_acc, self._noise_spare = np.zeros(size), np.zeros(size)
+        # Working memory of a block and of a frame, so that steady-state blocks allocate nothing.
+        self._mix = np.zeros(hop_max)  # float64: the voices and the noise summed
+        self._levels = [0.0] * voices  # each computed voice's level this frame
+        self._z_step = np.zeros((1, meta.z_dim), np.float32)
+        self._draws = np.zeros(meta.n_harmonics)  # a frame's uniform draws for the fire mask
+        self._shared_fire = np.zeros(meta.n_harmonics, np.float32)
+        self._blend_row = np.zeros(meta.n_harmonics, np.float32)
+        self._reverb_segment = np.zeros(hop_max, np.float32)
         self._started = False  # frame 0 is computed by start() or the first process()
-        # Compile (or load from numba's cache) the oscillator bank now, not in the first callback.
-        harmonic_segment(
-            100.0, 100.0, np.zeros(1), np.zeros(1), 1, sample_rate=sample_rate, phase=0.0
+        # Compile (or load from numba's cache) the compiled loops now, not in the first callback.
+        self._bank.render(
+            100.0,
+            100.0,
+            np.zeros(1, np.float32),
+            np.zeros(1, np.float32),
+            length=1,
+            start=0,
+            phase=0.0,
+            out=self._mix[:1],
+            add=True,
         )
+        self._noise_filter.white(1)[:] = 0.0
+        self._noise_filter.add_filtered(1, np.zeros(meta.n_noise_bands), self._noise_spare, 0)
+        uniform(0, 0, 0, self._draws[:1])
+        frame_noise(0, 0, 1, out=self._reverb_segment[:1])
 
     def start(self) -> None:
         """Compute control frame 0 from the controls applied so far (the first `process` does
@@ -167,9 +197,9 @@ class Engine:
             return
         self._started = True
         computed = self._compute_frame(0, every_voice=True)
-        for voice, controls in computed:
-            voice.current = controls
         self._add_noise(computed, frame=0, offset=-self.noise_delay)
+        for voice in computed:
+            voice.advance()
 
     @property
     def voice(self) -> Voice:
@@ -193,7 +223,7 @@ class Engine:
         """Output samples until the engine next reads its controls: 0 when the next `process`
         begins a segment, computing control frame `frame + 1` from the controls applied by
         then (effect mode applies each tracked frame there)."""
-        return self._segment.shape[0] - self._read
+        return self._segment_length - self._read
 
     def next_segment_length(self) -> int:
         """Samples in the segment that the next read of the controls begins."""
@@ -342,8 +372,8 @@ class Engine:
                     voice.nca_pending += value
             elif kind == "nca_perturb":
                 for voice in [*self.voices, self.shared]:
-                    rng = self.streams(self.seed + 2, frame, voice.slot)
-                    hit = rng.random(self.meta.n_harmonics) < value
+                    draws = uniform(self.seed + 2, frame, voice.slot, self._draws)
+                    hit = draws < value
                     hit[: self.meta.nca_seed_harmonics] = False
                     voice.nca_state = voice.nca_state * ~hit[None, None, :]
 
@@ -420,13 +450,11 @@ class Engine:
         return step
 
     # -- one control frame ------------------------------------------------------------------------
-    def _compute_frame(
-        self, frame: int, *, every_voice: bool = False
-    ) -> list[tuple[Voice, FrameControls]]:
+    def _compute_frame(self, frame: int, *, every_voice: bool = False) -> list[Voice]:
         """Read parameters and commands, step smoothing and the gate, then the voices that sound
         (or are fading out; every voice with `every_voice`, and always the one voice when
         monophonic): their envelopes and NCA clocks, one graph call for all of them, and each
-        one's controls for the frame."""
+        one's controls for the frame (written into its `upcoming`). Returns those voices."""
         if self.inbox:
             self._drain_inbox(frame)
         self._apply_commands(frame)
@@ -436,7 +464,9 @@ class Engine:
         pitch_coeff = float(self.smoother.coeff[self.params.index["pitch_hz"]])
         active = []
         for voice in self.voices:
-            voice.z += 0.2 * (voice.z_target - voice.z)
+            np.subtract(voice.z_target, voice.z, out=self._z_step)  # z += 0.2 (target - z)
+            self._z_step *= 0.2
+            voice.z += self._z_step
             if self.polyphonic:
                 voice.pitch_hz += pitch_coeff * (voice.pitch_target_hz - voice.pitch_hz)
                 quiet = not (voice.sounding or voice.fading)
@@ -447,26 +477,29 @@ class Engine:
                 if quiet and not (every_voice or steps_due):
                     continue
             active.append(voice)
-        computed = list(zip(active, self._run_voices(active, frame, gate), strict=True))
+        self._run_voices(active, frame, gate)
         if self.trace is not None:
             newest = self.voice
-            self.trace.append(next((c for v, c in computed if v is newest), newest.current))
-        return computed
+            computed = any(voice is newest for voice in active)
+            self.trace.append((newest.upcoming if computed else newest.current).copy())
+        return active
 
-    def _run_voices(self, voices: list[Voice], frame: int, gate: float) -> list[FrameControls]:
+    def _run_voices(self, voices: list[Voice], frame: int, gate: float) -> None:
         """Step each voice's envelope and NCA clock, run the graph once for all of them, and
-        turn its outputs into each voice's frame controls."""
+        turn its outputs into each voice's frame controls (in place: no allocation)."""
         if not voices:
-            return []
+            return
         meta, get = self.meta, self.smoother.value
-        n_harm = meta.n_harmonics
-        f0s, louds, steps, fires, levels = [], [], [], [], []
+        inputs = self._runner.inputs(len(voices))
         shared = self.growth == "shared"
         if shared:  # one NCA step decision and fire mask for every row
             sounding = any(voice.sounding for voice in self.voices)
             shared_step = self._nca_step_due(self.shared, get("nca_rate"), sounding=sounding)
-            shared_fire = self.streams(self.seed + 1, frame, 0).random((1, n_harm))
-        for voice in voices:
+            draws = uniform(self.seed + 1, frame, 0, self._draws)
+            np.less(draws, meta.nca_fire_rate, out=self._shared_fire)
+        bend = 2 ** (get("bend_semitones") / 12.0)
+        levels = self._levels
+        for i, voice in enumerate(voices):
             pitch, velocity = (
                 (voice.pitch_hz, voice.velocity)
                 if self.polyphonic
@@ -474,119 +507,128 @@ class Engine:
             )
             level = voice.envelope.step(1.0 / self.frame_rate) * velocity
             level *= gate
-            f0 = pitch * 2 ** (get("bend_semitones") / 12.0)
-            f0s.append(min(max(f0, meta.f0_min_hz), meta.f0_max_hz))
+            f0 = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
+            voice.upcoming.f0_hz = f0
+            inputs["f0_hz"][i, 0] = f0
             loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
-            louds.append(max(loud, -100.0))
+            inputs["loudness_db"][i, 0] = max(loud, -100.0)
+            inputs["z"][i] = voice.z[0]
+            inputs["gru_state"][:, i] = voice.gru_state[:, 0]
             if shared:
-                steps.append(1.0 if shared_step else 0.0)
-                fires.append(shared_fire < meta.nca_fire_rate)
+                inputs["nca_state"][i] = self.shared.nca_state[0]
+                inputs["nca_step"][i] = 1.0 if shared_step else 0.0
+                inputs["nca_fire"][i, 0] = self._shared_fire
             else:
+                inputs["nca_state"][i] = voice.nca_state[0]
                 due = self._nca_step_due(voice, get("nca_rate"), sounding=voice.sounding)
-                steps.append(1.0 if due else 0.0)
-                fire_rng = self.streams(self.seed + 1, frame, voice.slot)
-                fires.append(fire_rng.random((1, n_harm)) < meta.nca_fire_rate)
-            levels.append(level)
+                inputs["nca_step"][i] = 1.0 if due else 0.0
+                draws = uniform(self.seed + 1, frame, voice.slot, self._draws)
+                np.less(draws, meta.nca_fire_rate, out=inputs["nca_fire"][i, 0])
+            levels[i] = level
         full_timbre = self.growth == "off"
         blend = 1.0 if full_timbre else get("mask_blend")
-        feeds = {
-            "f0_hz": np.array(f0s, np.float32)[:, None],
-            "loudness_db": np.array(louds, np.float32)[:, None],
-            "z": np.concatenate([voice.z for voice in voices]),
-            "gru_state": np.concatenate([voice.gru_state for voice in voices], axis=1),
-            "nca_state": np.concatenate(
-                [self.shared.nca_state if shared else voice.nca_state for voice in voices]
-            ),
-            "nca_step": np.array(steps, np.float32),
-            "nca_fire": np.stack(fires).astype(np.float32),
-        }
         wanted: Wanted = "full" if full_timbre else ("both" if blend < 1.0 else "masked")
-        out = run_step(self.model, feeds, wanted)
+        out = self._runner.run(len(voices), wanted)
         if shared:  # every row stepped the same state with the same fire mask
-            self.shared.nca_state = out.nca_state[:1]
+            self.shared.nca_state[0] = out.nca_state[0]
         gain_all = 10.0 ** (get("gain_db") / 20.0)
         noise_gain = 10.0 ** (get("noise_db") / 20.0)
-        controls = []
         for i, voice in enumerate(voices):
-            amps = out.harmonic_amps[i : i + 1]
+            controls = voice.upcoming
+            amps = controls.harmonic_amps
             if wanted == "both":
                 assert out.harmonic_amps_full is not None
-                amps = blend * amps + (1.0 - blend) * out.harmonic_amps_full[i : i + 1]
-            voice.gru_state = out.gru_state[:, i : i + 1]
-            voice.mask = out.mask[i : i + 1]
+                np.multiply(out.harmonic_amps[i], blend, out=amps)
+                np.multiply(out.harmonic_amps_full[i], 1.0 - blend, out=self._blend_row)
+                amps += self._blend_row
+            else:
+                amps[:] = out.harmonic_amps[i]
+            voice.gru_state[:, 0] = out.gru_state[:, i]
+            voice.mask[0] = out.mask[i]
             if not (full_timbre or shared):  # kept for when growth is on (or per voice)
-                voice.nca_state = out.nca_state[i : i + 1]
+                voice.nca_state[0] = out.nca_state[i]
             gain = gain_all * levels[i]
-            noise_mags = out.noise_mags[i].astype(np.float64) * gain * noise_gain
-            controls.append(
-                FrameControls(
-                    f0_hz=f0s[i],
-                    harmonic_amps=(amps[0] * gain).astype(np.float32),
-                    noise_mags=noise_mags,
-                )
-            )
-        return controls
+            amps *= gain
+            mags = controls.noise_mags
+            mags[:] = out.noise_mags[i]
+            mags *= gain
+            mags *= noise_gain
 
     # -- one segment ------------------------------------------------------------------------------
-    def _add_noise(
-        self, computed: list[tuple[Voice, FrameControls]], *, frame: int, offset: int
-    ) -> None:
+    def _add_noise(self, computed: list[Voice], *, frame: int, offset: int) -> None:
         """Overlap-add frame `frame`'s filtered noise of every voice in `computed` into the
         accumulator (sample 0 of the accumulator = first sample of the current segment);
         `offset` = where its first output sample lands, the filter's delay already taken off.
-        Each voice draws its own white noise (keyed by its slot); the sum is filtered at once."""
-        noisy = [(voice.slot, c.noise_mags) for voice, c in computed if c.noise_mags.any()]
-        if not noisy:
-            return
+        Each voice draws its own white noise (keyed by its slot)."""
         n = self.position_of(frame + 1) - self.position_of(frame)
-        white = np.stack(
-            [frame_noise(self.seed, frame, n, slot, streams=self.streams) for slot, _ in noisy]
-        )
-        shaped = self._noise_filter.filter_sum(white, np.stack([m for _, m in noisy]))  # [n + 2D]
-        start = max(0, -offset)
-        acc = self.noise_acc
-        acc[offset + start : offset + shaped.shape[0]] += shaped[start:]
+        noise_filter = self._noise_filter
+        for voice in computed:
+            mags = voice.upcoming.noise_mags
+            if mags.any():
+                frame_noise(self.seed, frame, n, voice.slot, out=noise_filter.white(n))
+                noise_filter.add_filtered(n, mags, self.noise_acc, offset)
 
     def _next_segment(self) -> None:
+        """Begin segment t (frame t to t + 1, t = `frame`): compute frame t + 1 and add its
+        noise. Its samples are synthesized block by block (`_mix_samples`), or here whole when
+        a reverb needs the segment at once."""
+        if self._segment_length:  # the segment just played: the accumulator moves on by it
+            played = self._segment_length
+            acc, spare = self.noise_acc, self._noise_spare
+            spare[:-played] = acc[played:]
+            spare[-played:] = 0.0
+            self.noise_acc, self._noise_spare = spare, acc
+            for voice in self._segment_voices:
+                voice.advance()
         t = self.frame
         n = self.position_of(t + 1) - self.position_of(t)
-        dry = np.zeros(n)
         computed = self._compute_frame(t + 1)
         self._add_noise(computed, frame=t + 1, offset=n - self.noise_delay)
-        for voice, upcoming in computed:
-            harmonic, voice.phase = harmonic_segment(
-                voice.current.f0_hz,
-                upcoming.f0_hz,
-                voice.current.harmonic_amps,
-                upcoming.harmonic_amps,
-                n,
-                sample_rate=self.sample_rate,
-                phase=voice.phase,
-            )
-            dry += harmonic
-            voice.current = upcoming
-        acc = self.noise_acc
-        dry += acc[:n]
-        self._segment = (dry if self.reverb is None else self.reverb.process(dry)).astype(
-            np.float32
-        )
-        acc[:-n] = acc[n:]
-        acc[-n:] = 0.0
+        self._segment_voices = computed
+        self._segment_length, self._read = n, 0
         self.frame = t + 1
-        self._read = 0
+        if self.reverb is not None:
+            self._reverb_segment[:n] = self.reverb.process(self._mix_samples(0, n))
+
+    def _mix_samples(self, start: int, take: int) -> np.ndarray:
+        """Samples start .. start + take of the segment's dry mix: every voice's harmonics and
+        the noise, float64 [take] (working memory, valid until the next call)."""
+        mix = self._mix[:take]
+        mix[:] = 0.0
+        length = self._segment_length
+        for voice in self._segment_voices:
+            current, upcoming = voice.current, voice.upcoming
+            voice.phase = self._bank.render(
+                current.f0_hz,
+                upcoming.f0_hz,
+                current.harmonic_amps,
+                upcoming.harmonic_amps,
+                length=length,
+                start=start,
+                phase=voice.phase,
+                out=mix,
+                add=True,
+            )
+        mix += self.noise_acc[start : start + take]
+        return mix
 
     def process(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
-        """The next `n` output samples: float32 [n], written into `out` when given."""
+        """The next `n` output samples: float32 [n], written into `out` when given (then a
+        block in steady state allocates nothing)."""
         if out is None:
             out = np.empty(n, np.float32)
         if not self._started:
             self.start()
         written = 0
         while written < n:
-            if self._read >= self._segment.shape[0]:
+            if self._read >= self._segment_length:
                 self._next_segment()
-            take = min(n - written, self._segment.shape[0] - self._read)
-            out[written : written + take] = self._segment[self._read : self._read + take]
+            take = min(n - written, self._segment_length - self._read)
+            piece = out[written : written + take]
+            if self.reverb is None:
+                piece[:] = self._mix_samples(self._read, take)
+            else:
+                piece[:] = self._reverb_segment[self._read : self._read + take]
             self._read += take
             written += take
         self.position += n

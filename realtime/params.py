@@ -92,13 +92,16 @@ class Smoother:
     def __init__(self, store: ParameterStore, *, frame_rate: float) -> None:
         self.store = store
         self.state = store.values.copy()
+        self._step = np.zeros_like(self.state)
         taus = np.array([spec.smoothing_s for spec in PARAMS])
         per_frame = np.exp(-1.0 / (np.maximum(taus, 1e-9) * frame_rate))
         self.coeff = np.where(taus > 0, 1.0 - per_frame, 1.0)
 
     def step(self) -> np.ndarray:
         """Move every value towards its target; returns the smoothed values (do not keep)."""
-        self.state += self.coeff * (self.store.values - self.state)
+        np.subtract(self.store.values, self.state, out=self._step)  # in place: no allocation
+        self._step *= self.coeff
+        self.state += self._step
         return self.state
 
     def value(self, name: str) -> float:

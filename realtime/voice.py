@@ -28,9 +28,20 @@ class FrameControls:
     harmonic_amps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # [K]
     noise_mags: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B] gains applied
 
+    @classmethod
+    def zeros(cls, meta: ArtifactMetadata) -> FrameControls:
+        """A silent frame with room for the model's K harmonics and B noise bands."""
+        return cls(
+            harmonic_amps=np.zeros(meta.n_harmonics, np.float32),
+            noise_mags=np.zeros(meta.n_noise_bands),
+        )
+
     def silent(self) -> bool:
         """Nothing of this frame is heard (every harmonic and noise gain exactly zero)."""
         return not (self.harmonic_amps.any() or self.noise_mags.any())
+
+    def copy(self) -> FrameControls:
+        return FrameControls(self.f0_hz, self.harmonic_amps.copy(), self.noise_mags.copy())
 
 
 @dataclass
@@ -51,7 +62,10 @@ class Voice:
     nca_clock: float = 0.0  # fractional NCA steps owed
     nca_pending: int = 0  # steps requested by /grow/nca/step
     envelope: ADSR = field(default_factory=ADSR)
+    # The segment being played runs from `current` (frame t) to `upcoming` (frame t + 1); the
+    # engine writes each frame into these arrays in place and swaps the two at frame t + 1.
     current: FrameControls = field(default_factory=FrameControls)
+    upcoming: FrameControls = field(default_factory=FrameControls)
     mask: np.ndarray = field(default_factory=lambda: np.zeros((1, 0), np.float32))  # [1, K]
 
     @classmethod
@@ -62,7 +76,14 @@ class Voice:
             nca_state=np.asarray([meta.nca_seed_state], np.float32),
             z=z.copy(),
             z_target=z.copy(),
+            current=FrameControls.zeros(meta),
+            upcoming=FrameControls.zeros(meta),
+            mask=np.zeros((1, meta.n_harmonics), np.float32),
         )
+
+    def advance(self) -> None:
+        """Frame t + 1 becomes the segment's start: swap `current` and `upcoming`."""
+        self.current, self.upcoming = self.upcoming, self.current
 
     @property
     def sounding(self) -> bool:

@@ -15,7 +15,7 @@ from realtime.engine import Engine
 from realtime.model import LoadedModel, load_model
 from realtime.render import render
 from realtime.score import Event, order_of
-from realtime.synth import FrameStreams, NoiseFilter, frame_generator, frame_noise
+from realtime.synth import NoiseFilter, frame_noise
 from tests.export_fixtures import as_version_2
 
 RATE = 48000
@@ -126,13 +126,27 @@ def test_silent_voices_cost_nothing(demo: LoadedModel) -> None:
     """Only sounding voices run the step graph, all of them in one call: one note on eight
     voices is one row a frame, two notes two rows."""
 
+    class CountingBinding:  # a real binding that remembers its batch
+        def __init__(self, binding: Any) -> None:
+            self.binding, self.rows = binding, 0
+
+        def bind_cpu_input(self, name: str, buffer: np.ndarray) -> None:
+            self.rows = buffer.shape[0] if name == "f0_hz" else self.rows
+            self.binding.bind_cpu_input(name, buffer)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.binding, name)
+
     class CountingSession:
         def __init__(self, session: Any) -> None:
             self.session, self.rows = session, list[int]()
 
-        def run(self, outputs: Any, feeds: dict[str, np.ndarray]) -> Any:
-            self.rows.append(feeds["f0_hz"].shape[0])
-            return self.session.run(outputs, feeds)
+        def io_binding(self) -> CountingBinding:
+            return CountingBinding(self.session.io_binding())
+
+        def run_with_iobinding(self, binding: CountingBinding, options: Any) -> None:
+            self.rows.append(binding.rows)
+            self.session.run_with_iobinding(binding.binding, options)
 
     counting = CountingSession(demo.session)
     engine = Engine(dataclasses.replace(demo, session=counting), voices=8)
@@ -218,28 +232,23 @@ def test_a_version_2_artifact_plays_what_its_version_3_plays(
     assert np.abs(played[0] - played[1]).max() <= 1e-5 * np.abs(played[1]).max()
 
 
-def test_frame_streams_are_frame_generators_streams() -> None:
-    streams = FrameStreams()
-    for key, frame, slot, n in [(3, 0, 0, 5), (3, 7, 2, 480), (9, 7, 2, 33), (3, 7, 2, 1)]:
-        expected = frame_generator(key, frame, slot)
-        got = streams(key, frame, slot)
-        assert np.array_equal(got.random(n, dtype=np.float32), expected.random(n, dtype=np.float32))
-        assert np.array_equal(got.random(n), expected.random(n))  # after float32 draws, too
-
-
-def test_several_voices_noise_is_filtered_at_once() -> None:
-    """filter_sum = the sum of each voice's noise convolved with its own designed FIR."""
+def test_filtered_noise_is_overlap_added_in_place() -> None:
+    """add_filtered = each frame's noise convolved with its own designed FIR, added at its offset
+    (the part before the buffer's start dropped), frame lengths varying as at 44.1 kHz."""
     rng = np.random.default_rng(2)
-    for rate, n in ((48000, 480), (44100, 441), (24000, 240), (96000, 960)):
-        design = NoiseFilter(64, out_rate=rate, train_rate=24000)
-        for voices in (1, 3, 8):
-            white = rng.random((voices, n)) * 2 - 1
-            mags = rng.random((voices, 64)) * (rng.random((voices, 64)) > 0.3)
-            each = [np.convolve(w, design.design(m)) for w, m in zip(white, mags, strict=True)]
-            expected = np.sum(each, axis=0)
-            got = design.filter_sum(white, mags)
-            assert got.shape == expected.shape
-            assert np.abs(got - expected).max() <= 1e-12 * np.abs(expected).max()
+    for rate, lengths in ((48000, (480, 480)), (22050, (221, 220, 221)), (96000, (960, 17))):
+        design = NoiseFilter(64, out_rate=rate, train_rate=24000, max_samples=max(lengths))
+        size = 3 * max(lengths) + 4 * design.delay
+        acc, expected = np.zeros(size), np.zeros(size)
+        for offset, n in zip((-design.delay, 5, 2 * max(lengths)), lengths, strict=False):
+            white = (rng.random(n) * 2 - 1).astype(np.float32)
+            mags = rng.random(64) * (rng.random(64) > 0.3)
+            design.white(n)[:] = white
+            design.add_filtered(n, mags, acc, offset)
+            full = np.convolve(white.astype(np.float64), design.design(mags))
+            start = max(0, -offset)
+            expected[offset + start : offset + full.shape[0]] += full[start:]
+        assert np.abs(acc - expected).max() <= 1e-12 * np.abs(expected).max()
 
 
 def test_the_noise_filter_matrix_is_the_design() -> None:
