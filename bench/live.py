@@ -5,8 +5,9 @@ producer thread with a 2-block ring), plays the demo model for a few seconds wit
 and the NCA growing, in three conditions: idle, under an OSC flood (another process sending as
 fast as it can to the real OSC server), and with the other core busy (a pure-Python loop in
 another process). Prints callback time p50/p99/max as % of the block period and underflows.
-Then measures control-to-sound latency: an OSC pitch change -> the first output sample it
-changes (the sample position at which the engine applied it, from the recorder, minus the
+Then measures control-to-sound latency at blocks 64 and 128: an OSC note-on from silence and an
+OSC pitch change -> the first output sample each changes (the sample position at which the
+engine applied it, from the recorder, plus the engine's latency for that control, minus the
 position being played when the message was sent), plus the device buffer.
 
     python bench/live.py [--seconds 5] [--blocks 32,64,128,256] [--voices 1]
@@ -72,9 +73,9 @@ CHORD = (57.0, 60.0, 64.0, 67.0, 69.0, 72.0, 76.0, 79.0, 81.0, 84.0, 88.0, 91.0)
 VOICES = 1  # set by --voices
 
 
-def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
-    """A fresh PortAudio, the demo model's engine with VOICES notes held, its OSC server running
-    and a player (not started yet): (engine, server, player)."""
+def playing_setup(sd: Any, block: int, mode: str, *, held: bool = True) -> tuple[Any, Any, Any]:
+    """A fresh PortAudio, the demo model's engine with VOICES notes held (none without `held`),
+    its OSC server running and a player (not started yet): (engine, server, player)."""
     from realtime.commands import NoteOn
     from realtime.engine import Engine
     from realtime.model import load_model
@@ -84,7 +85,7 @@ def playing_setup(sd: Any, block: int, mode: str) -> tuple[Any, Any, Any]:
 
     reinitialise(sd)
     engine = Engine(load_model(demo_model_path()), sample_rate=RATE, voices=VOICES)
-    for note in CHORD[:VOICES]:
+    for note in CHORD[:VOICES] if held else ():
         engine.apply(NoteOn(note, 1.0))
     server = OscServer(engine, port=0)
     server.start()
@@ -154,9 +155,13 @@ def play(block: int, mode: str, condition: str, seconds: float) -> dict[str, flo
     }
 
 
-def control_latency(block: int, mode: str, changes: int = 40) -> tuple[float, float, float]:
-    """(mean, max) ms from sending an OSC pitch change to the first sample it changes, and the
-    device buffer's latency in ms."""
+def control_latency(
+    block: int, mode: str, kind: str, changes: int = 40
+) -> tuple[float, float, float]:
+    """(mean, max) ms from sending an OSC control to the first sample it changes, and the
+    device buffer's latency in ms. kind "pitch": /grow/pitch on a held note; "note": /grow/note
+    from silence (then /grow/note/off and a rest). The first changed sample is where the engine
+    applied the message (its recorder) plus the engine's latency for that kind of control."""
     import sounddevice as sd
     from pythonosc.udp_client import SimpleUDPClient
 
@@ -164,7 +169,7 @@ def control_latency(block: int, mode: str, changes: int = 40) -> tuple[float, fl
     from realtime.live_cli import choose_device
     from realtime.player import StreamOptions
 
-    engine, server, player = playing_setup(sd, block, mode)
+    engine, server, player = playing_setup(sd, block, mode, held=kind == "pitch")
     recorder: deque[tuple[int, Command]] = deque()
     engine.recorder = recorder
     player.start(StreamOptions(device=choose_device(sd, None, "jack"), latency="low"))
@@ -176,12 +181,21 @@ def control_latency(block: int, mode: str, changes: int = 40) -> tuple[float, fl
         time.sleep(0.05 + 0.05 * rng.random())
         sent = time.perf_counter()
         playing = player.played_at_last_callback + (sent - player.last_callback) * RATE
-        client.send_message("/grow/pitch", 200.0 + i)
+        if kind == "pitch":
+            client.send_message("/grow/pitch", 200.0 + i)
+        else:
+            client.send_message("/grow/note", [60.0 + i % 12, 1.0])
         deadline = time.monotonic() + 1.0
         while not recorder and time.monotonic() < deadline:
             time.sleep(0.0005)
-        position, _ = recorder.popleft()
-        delays.append((position - playing) / RATE)  # both are absolute stream positions
+        position, command = recorder.popleft()
+        heard = position + engine.latency_samples_of(command)
+        delays.append((heard - playing) / RATE)  # both are absolute stream positions
+        if kind == "note":
+            time.sleep(0.05)
+            client.send_message("/grow/note/off", [])
+            time.sleep(0.4)  # the release ends
+            recorder.clear()
     device = float(player.stream.latency)
     player.stop()
     server.stop()
@@ -226,15 +240,22 @@ def main() -> None:
         finally:
             stop_jack(jack)
     print()
-    print("control-to-sound latency (OSC /grow/pitch -> first changed sample), block 128")
-    print(f"{'mode':>8} {'mean ms':>8} {'max ms':>7} {'+ device buffer ms':>19}")
-    jack = start_jack(128)
-    try:
-        for mode in ("callback", "thread"):
-            mean, worst, device = control_latency(128, mode)
-            print(f"{mode:>8} {mean:8.1f} {worst:7.1f} {device:19.1f}", flush=True)
-    finally:
-        stop_jack(jack)
+    print("control-to-sound latency (OSC message -> first changed sample), 48 kHz")
+    print(
+        f"{'block':>5} {'control':>7} {'mode':>8} {'mean ms':>8} {'max ms':>7} {'+ device ms':>12}"
+    )
+    for block in (64, 128):
+        jack = start_jack(block)
+        try:
+            for kind in ("note", "pitch"):
+                for mode in ("callback", "thread"):
+                    mean, worst, device = control_latency(block, mode, kind)
+                    print(
+                        f"{block:5d} {kind:>7} {mode:>8} {mean:8.1f} {worst:7.1f} {device:12.1f}",
+                        flush=True,
+                    )
+        finally:
+            stop_jack(jack)
 
 
 if __name__ == "__main__":

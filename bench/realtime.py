@@ -29,7 +29,8 @@ from realtime.commands import NoteOn  # noqa: E402
 from realtime.engine import Engine  # noqa: E402
 from realtime.model import load_model  # noqa: E402
 from realtime.render_cli import demo_model_path  # noqa: E402
-from realtime.synth import NoiseFilter, frame_noise, harmonic_segment  # noqa: E402
+from realtime.step_runner import StepRunner  # noqa: E402
+from realtime.synth import NoiseFilter, OscillatorBank, frame_noise  # noqa: E402
 from trainer.dsp import filtered_noise, harmonic_synth  # noqa: E402
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig  # noqa: E402
 
@@ -52,45 +53,68 @@ def engine_speed(model, rate: int, block: int, seconds: float, voices: int = 1) 
         engine.apply(NoteOn(note))
     engine.process(rate // 10)  # warm up
     n_blocks = int(seconds * rate / block)
+    out = np.zeros(block, np.float32)
     start = time.perf_counter()
     for _ in range(n_blocks):
-        engine.process(block)
+        engine.process(block, out=out)
     return x_realtime(n_blocks * block / rate, time.perf_counter() - start)
 
 
 def part_costs(model, rate: int, frames: int = 300) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Seconds per control frame of each part."""
+    """Seconds per control frame of each part, as the engine runs them (one voice)."""
     meta = model.meta
     engine = Engine(model, sample_rate=rate)
     engine.apply(NoteOn(69.0))
     engine.process(rate // 10)
     voice, hop = engine.voice, engine.hop_max()
-    feeds = {
-        "f0_hz": np.array([[440.0]], np.float32),
-        "loudness_db": np.array([[-20.0]], np.float32),
-        "z": voice.z,
-        "gru_state": voice.gru_state,
-        "nca_state": voice.nca_state,
-        "nca_step": np.ones(1, np.float32),
-        "nca_fire": np.ones((1, 1, meta.n_harmonics), np.float32),
-    }
+    runner = StepRunner(model, 1)
+    inputs = runner.inputs(1)
+    inputs["f0_hz"][:] = 440.0
+    inputs["loudness_db"][:] = -20.0
+    inputs["z"][:] = voice.z
+    inputs["gru_state"][:] = voice.gru_state
+    inputs["nca_state"][:] = voice.nca_state
+    inputs["nca_step"][:] = 1.0
+    inputs["nca_fire"][:] = 1.0
     costs = {}
     start = time.perf_counter()
     for _ in range(frames):
-        out = model.session.run(None, feeds)
+        out = runner.run(1, "both")
     costs["step graph (decoder + NCA)"] = (time.perf_counter() - start) / frames
     amps = np.full(meta.n_harmonics, 0.01, np.float32)  # every harmonic sounding
+    bank, block = OscillatorBank(hop, sample_rate=rate), np.zeros(hop, np.float32)
+    bank.render(220.0, 221.0, amps, amps, length=hop, start=0, phase=0.0, out=block)  # compile
     start = time.perf_counter()
     phase = 0.0
     for _ in range(frames):
-        _, phase = harmonic_segment(220.0, 221.0, amps, amps, hop, sample_rate=rate, phase=phase)
+        phase = bank.render(220.0, 221.0, amps, amps, length=hop, start=0, phase=phase, out=block)
     costs["harmonic bank"] = (time.perf_counter() - start) / frames
-    design = NoiseFilter(meta.n_noise_bands, out_rate=rate, train_rate=meta.sample_rate)
+    noise = NoiseFilter(
+        meta.n_noise_bands, out_rate=rate, train_rate=meta.sample_rate, max_samples=hop
+    )
+    mags, acc = out.noise_mags[0].astype(np.float64), np.zeros(3 * hop + 4 * noise.delay)
     start = time.perf_counter()
     for t in range(frames):
-        fir = design(out[1][0].astype(np.float64))
-        np.convolve(frame_noise(0, t, hop).astype(np.float64), fir)
+        frame_noise(0, t, hop, out=noise.white(hop))
+        noise.add_filtered(hop, mags, acc, 0)
     costs["filtered noise"] = (time.perf_counter() - start) / frames
+    return costs
+
+
+def block_costs(model, voices: int, block: int, seconds: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Seconds each `process(block)` took at 48 kHz, worst case, `voices` sounding."""
+    engine = Engine(model, sample_rate=48000, voices=voices)
+    engine.params.set("mask_blend", 0.5)
+    for note in CHORD[:voices]:
+        engine.apply(NoteOn(note))
+    out = np.zeros(block, np.float32)
+    for _ in range(48000 // 10 // block):
+        engine.process(block, out=out)
+    costs = np.zeros(int(seconds * 48000 / block))
+    for i in range(costs.shape[0]):
+        start = time.perf_counter()
+        engine.process(block, out=out)
+        costs[i] = time.perf_counter() - start
     return costs
 
 
@@ -135,6 +159,13 @@ def main() -> None:
     for voices in VOICES:
         cells = [engine_speed(model, 48000, b, args.seconds, voices) for b in (64, 512)]
         print(f"{voices:>6} " + " ".join(f"{c:10.1f}" for c in cells))
+    print("\nOne 64-sample block at 48 kHz (1.33 ms): cost as % of the period")
+    print(f"{'voices':>6} {'median':>8} {'p99':>8} {'max':>8}  (a block that begins a frame)")
+    period = 64 / 48000
+    for voices in VOICES:
+        loads = block_costs(model, voices, 64, args.seconds) / period * 100
+        median, p99, worst = np.percentile(loads, [50, 99, 100])
+        print(f"{voices:>6} {median:7.1f}% {p99:7.1f}% {worst:7.1f}%")
     print("\nNaive engine (torch eager per block), x real time")
     print(f"{'rate':>6} " + " ".join(f"{f'block {b}':>10}" for b in BLOCKS))
     for rate in (48000,):

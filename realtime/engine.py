@@ -77,6 +77,9 @@ from realtime.synth import SEED_RANGE, NoiseFilter, OscillatorBank, frame_noise,
 from realtime.voice import MAX_VOICES, FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
+# Controls heard from the next block (the segment being played is re-aimed at the new frame); the
+# others from the next control frame.
+BLOCK_PARAMS = frozenset({"pitch_hz", "bend_semitones", "velocity", "gain_db"})
 MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
 INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by the poster)
 
@@ -171,6 +174,12 @@ class Engine:
         self._shared_fire = np.zeros(meta.n_harmonics, np.float32)
         self._blend_row = np.zeros(meta.n_harmonics, np.float32)
         self._reverb_segment = np.zeros(hop_max, np.float32)
+        self._smoothed_before = self.smoother.state.copy()
+        self._gate = 1.0  # the gate's gain for the frame being played towards
+        self._block_change = False  # a control heard from the next block was applied
+        self._reaimed = False  # the segment was re-aimed (once per segment)
+        self._amps_step = np.zeros(meta.n_harmonics, np.float32)
+        self._mags_change = np.zeros(meta.n_noise_bands)
         self._started = False  # frame 0 is computed by start() or the first process()
         # Compile (or load from numba's cache) the compiled loops now, not in the first callback.
         self._bank.render(
@@ -243,14 +252,35 @@ class Engine:
 
     @property
     def latency_samples(self) -> int:
-        """Control-to-sound latency of the engine itself: one control frame (the lookahead that
-        the per-sample interpolation and the linear-phase noise filter need)."""
+        """Control-to-sound latency of the engine itself for the controls read per frame (the
+        timbre, loudness, noise, blend, NCA): one control frame (the lookahead that the
+        per-sample interpolation and the linear-phase noise filter need). The worst case."""
         return self.hop_max()
+
+    def latency_samples_of(self, command: Command) -> int:
+        """Samples from the block a control is applied at to the first sample it changes,
+        beyond the sample the change starts from: notes, pitch, bend, velocity and gain are
+        heard from the next block (0; a model with a reverb, one frame), the rest from the next
+        control frame (`latency_samples`). Under a stream of controls, one re-aim per segment:
+        a second note, pitch or gain within one control frame waits for the frame."""
+        block_level = isinstance(command, (NoteOn, NoteOff)) or (
+            isinstance(command, SetParam) and command.name in BLOCK_PARAMS
+        )
+        return self.note_latency_samples if block_level else self.latency_samples
+
+    @property
+    def note_latency_samples(self) -> int:
+        """`latency_samples_of` a note, pitch, bend, velocity or gain control."""
+        return 0 if self.reverb is None else self.latency_samples
 
     # -- controls ----------------------------------------------------------------------------------
     def apply(self, command: Command) -> None:
         """Carry out one control now. The command was checked when it was made; what depends on
         the model (a timbre's name) is checked here. ParameterError names what is wrong."""
+        if isinstance(command, (NoteOn, NoteOff)) or (
+            isinstance(command, SetParam) and command.name in BLOCK_PARAMS
+        ):
+            self._block_change = True
         match command:
             case SetParam(name=name, value=value):
                 stored = self.params.set(name, value)
@@ -295,8 +325,9 @@ class Engine:
         self.inbox.append(command)
         return True
 
-    def _drain_inbox(self, frame: int) -> None:
-        position = self.position_of(max(frame - 1, 0))
+    def _drain_inbox(self, position: int) -> None:
+        """Apply posted controls (at most MAX_POSTED_PER_FRAME), recorded at output sample
+        `position`: where they took effect."""
         for _ in range(min(len(self.inbox), MAX_POSTED_PER_FRAME)):
             command = self.inbox.popleft()
             if self._owned_by_input(command):
@@ -335,10 +366,12 @@ class Engine:
         """Growth mode (realtime.params.GROWTH_MODES, see the module docstring), now."""
         self.apply(SetGrowth(mode))
 
-    def _apply_commands(self, frame: int) -> None:
+    def _start_pending(self) -> None:
         for voice in self.voices:  # notes that stole a voice, which faded out over last frame
             if voice.pending is not None:
                 self._start_note(voice, *voice.pending)
+
+    def _apply_commands(self, frame: int) -> None:
         while self.commands:
             kind, value = self.commands.popleft()
             if kind == "note_on":
@@ -456,11 +489,32 @@ class Engine:
         monophonic): their envelopes and NCA clocks, one graph call for all of them, and each
         one's controls for the frame (written into its `upcoming`). Returns those voices."""
         if self.inbox:
-            self._drain_inbox(frame)
+            self._drain_inbox(self.position_of(max(frame - 1, 0)))
+        self._start_pending()
         self._apply_commands(frame)
+        self._block_change = self._reaimed = False  # this frame takes every control so far
+        self._save_frame_start()
         self.smoother.step()
         get = self.smoother.value
-        gate = self.gate.step(get("loudness_db"), get("gate_db"))
+        self._gate = self.gate.step(get("loudness_db"), get("gate_db"))
+        active = self._step_voices(every_voice)
+        self._run_voices(active, frame, self._gate)
+        if self.trace is not None:
+            newest = self.voice
+            computed = any(voice is newest for voice in active)
+            self.trace.append((newest.upcoming if computed else newest.current).copy())
+        return active
+
+    def _save_frame_start(self) -> None:
+        """Remember what stepping the frame changes (the smoothing, each voice), so that a
+        control arriving during the segment can recompute the frame (`_reaim`)."""
+        self._smoothed_before[:] = self.smoother.state
+        for voice in self.voices:
+            voice.save()
+        self.shared.save()
+
+    def _step_voices(self, every_voice: bool) -> list[Voice]:
+        """Smooth each voice's timbre (and, with several, its pitch); the voices to compute."""
         pitch_coeff = float(self.smoother.coeff[self.params.index["pitch_hz"]])
         active = []
         for voice in self.voices:
@@ -477,16 +531,14 @@ class Engine:
                 if quiet and not (every_voice or steps_due):
                     continue
             active.append(voice)
-        self._run_voices(active, frame, gate)
-        if self.trace is not None:
-            newest = self.voice
-            computed = any(voice is newest for voice in active)
-            self.trace.append((newest.upcoming if computed else newest.current).copy())
         return active
 
-    def _run_voices(self, voices: list[Voice], frame: int, gate: float) -> None:
-        """Step each voice's envelope and NCA clock, run the graph once for all of them, and
-        turn its outputs into each voice's frame controls (in place: no allocation)."""
+    def _run_voices(
+        self, voices: list[Voice], frame: int, gate: float, envelope_dt: list[float] | None = None
+    ) -> None:
+        """Step each voice's envelope (by one frame, or `envelope_dt` s) and NCA clock, run the
+        graph once for all of them, and turn its outputs into each voice's frame controls (in
+        place: no allocation)."""
         if not voices:
             return
         meta, get = self.meta, self.smoother.value
@@ -505,7 +557,8 @@ class Engine:
                 if self.polyphonic
                 else (get("pitch_hz"), get("velocity"))
             )
-            level = voice.envelope.step(1.0 / self.frame_rate) * velocity
+            dt = 1.0 / self.frame_rate if envelope_dt is None else envelope_dt[i]
+            level = voice.envelope.step(dt) * velocity
             level *= gate
             f0 = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
             voice.upcoming.f0_hz = f0
@@ -603,14 +656,77 @@ class Engine:
                 upcoming.f0_hz,
                 current.harmonic_amps,
                 upcoming.harmonic_amps,
-                length=length,
-                start=start,
+                length=length - voice.origin,
+                start=start - voice.origin,
                 phase=voice.phase,
                 out=mix,
                 add=True,
             )
         mix += self.noise_acc[start : start + take]
         return mix
+
+    def _reaim(self) -> None:
+        """Controls heard from this block: frame t + 1 is computed again from the state before
+        it was stepped, with the controls applied since, and the rest of the segment glides
+        from where its samples are now (each voice's value at this sample) to the new frame.
+
+        A note that starts from silence begins its attack here (its envelope steps by the time
+        left to frame t + 1, not by a frame); the frame's noise, already filtered into the
+        accumulator, is corrected by the change of each voice's noise gains (linear). Once per
+        segment; a note that steals a voice waits for the frame (the stolen one fades over it).
+        """
+        if any(kind == "note_on" and self._steals(value[0]) for kind, value in self.commands):
+            return
+        self._reaimed = True
+        read, length, frame = self._read, self._segment_length, self.frame
+        before = self._segment_voices
+        for voice in before:  # where each voice's segment is now becomes its start
+            current, upcoming = voice.current, voice.upcoming
+            r = (read - voice.origin) / (length - voice.origin)
+            current.f0_hz = current.f0_hz + r * (upcoming.f0_hz - current.f0_hz)
+            np.subtract(upcoming.harmonic_amps, current.harmonic_amps, out=self._amps_step)
+            self._amps_step *= r
+            current.harmonic_amps += self._amps_step
+            voice.origin = read
+            voice.saved_mags[:] = upcoming.noise_mags
+        self.smoother.state[:] = self._smoothed_before
+        for voice in [*self.voices, self.shared]:
+            voice.restore()
+        self._apply_commands(frame)
+        self._save_frame_start()
+        self.smoother.step()
+        voices = self._step_voices(every_voice=False)
+        voices += [voice for voice in before if not any(voice is v for v in voices)]
+        left = (length - read) / self.sample_rate
+        dts = [  # a voice whose envelope changed stage here steps by the time left
+            left if voice.envelope.stage != voice.saved[2] else 1.0 / self.frame_rate
+            for voice in voices
+        ]
+        self._run_voices(voices, frame, self._gate, dts)
+        if self.trace is not None and self.trace:
+            newest = self.voice
+            if any(voice is newest for voice in voices):
+                self.trace[-1] = newest.upcoming.copy()
+        n_next = self.position_of(frame + 1) - self.position_of(frame)
+        noise_filter = self._noise_filter
+        for voice in voices:
+            if not any(voice is v for v in before):  # starting here: from silence, on pitch
+                voice.current.f0_hz = voice.upcoming.f0_hz
+                voice.origin = read
+                voice.saved_mags[:] = 0.0
+            np.subtract(voice.upcoming.noise_mags, voice.saved_mags, out=self._mags_change)
+            if self._mags_change.any():
+                frame_noise(self.seed, frame, n_next, voice.slot, out=noise_filter.white(n_next))
+                offset = length - self.noise_delay
+                noise_filter.add_filtered(n_next, self._mags_change, self.noise_acc, offset)
+        self._segment_voices = voices
+
+    def _steals(self, note: float) -> bool:
+        """Whether a note-on for `note` would take a voice from another note."""
+        if not self.polyphonic:
+            return False
+        voice = self._allocate(note)
+        return voice.envelope.level > 0.0 and not (voice.note == note and voice.sounding)
 
     def process(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """The next `n` output samples: float32 [n], written into `out` when given (then a
@@ -619,6 +735,12 @@ class Engine:
             out = np.empty(n, np.float32)
         if not self._started:
             self.start()
+        if 0 < self._read < self._segment_length and self.reverb is None:
+            # within a segment (not yet synthesized): controls act from this block
+            if self.inbox:
+                self._drain_inbox(self.position)
+            if self._block_change and not self._reaimed:
+                self._reaim()
         written = 0
         while written < n:
             if self._read >= self._segment_length:

@@ -467,8 +467,11 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"cannot open {where} at {rate} Hz ({err})") from None
     server.start()
     latency_ms = 1000 * (player.output_latency_s + player.latency_samples / rate)
+    note_ms = 1000 * (player.output_latency_s + player.note_latency_samples / rate)
     mode = ""
+    latency = f"latency {note_ms:.1f} ms (notes, pitch, gain; other controls {latency_ms:.1f} ms)"
     if chain is not None:
+        latency = f"latency {latency_ms:.1f} ms"
         tracker = chain.tracker
         mode = (
             f"; effect mode, input to output (host input buffer not included; tracking "
@@ -478,7 +481,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print(
         f"grow-live: {model_path.name} on {where} at {rate} Hz, block {blocksize}, "
-        f"latency {latency_ms:.1f} ms{mode}; OSC on {args.osc_host}:{server.port}",
+        f"{latency}{mode}; OSC on {args.osc_host}:{server.port}",
         file=sys.stderr,
     )
     tty = sys.stderr.isatty() and not args.quiet

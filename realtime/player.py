@@ -393,6 +393,15 @@ class LivePlayer:
             return round(self.effect.latency_s * self.rate) + ring
         return self.engine.latency_samples + ring
 
+    @property
+    def note_latency_samples(self) -> int:
+        """`latency_samples` for notes, pitch, bend, velocity and gain (heard from the engine's
+        next block; effect mode: the chain's latency)."""
+        if self.effect is not None:
+            return self.latency_samples
+        ring = self.prefill * self.blocksize if self.ring is not None else 0
+        return self.engine.note_latency_samples + ring
+
     def recent_loads(self, n: int) -> np.ndarray:
         """The last n callback loads (fractions of the block period)."""
         n = min(n, self.callbacks, LOAD_HISTORY)

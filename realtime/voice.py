@@ -67,6 +67,12 @@ class Voice:
     current: FrameControls = field(default_factory=FrameControls)
     upcoming: FrameControls = field(default_factory=FrameControls)
     mask: np.ndarray = field(default_factory=lambda: np.zeros((1, 0), np.float32))  # [1, K]
+    origin: int = 0  # segment sample where its ramp from `current` begins (moved by a re-aim)
+    # The state before the engine last stepped it (`save`), so that a control arriving between
+    # frames can recompute the frame from there (`restore`); and the noise it last added.
+    saved: tuple[float, float, str, float, int, int] = (0.0, 0.0, "idle", 0.0, 0, 0)
+    saved_arrays: tuple[np.ndarray, ...] = ()
+    saved_mags: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B]
 
     @classmethod
     def fresh(cls, meta: ArtifactMetadata, z: np.ndarray, *, slot: int = 0) -> Voice:
@@ -79,11 +85,47 @@ class Voice:
             current=FrameControls.zeros(meta),
             upcoming=FrameControls.zeros(meta),
             mask=np.zeros((1, meta.n_harmonics), np.float32),
+            saved_mags=np.zeros(meta.n_noise_bands),
         )
+
+    def save(self) -> None:
+        """Remember the state that stepping a frame changes (copied in place: no allocation)."""
+        if not self.saved_arrays:
+            self.saved_arrays = (self.gru_state.copy(), self.nca_state.copy(), self.z.copy())
+        gru, nca, z = self.saved_arrays
+        gru[...] = self.gru_state
+        nca[...] = self.nca_state
+        z[...] = self.z
+        env = self.envelope
+        self.saved = (
+            self.pitch_hz,
+            env.level,
+            env.stage,
+            self.nca_clock,
+            self.nca_pending,
+            self.nca_step_count,
+        )
+
+    def restore(self) -> None:
+        """Back to the state of the last `save`."""
+        gru, nca, z = self.saved_arrays
+        self.gru_state[...] = gru
+        self.nca_state[...] = nca
+        self.z[...] = z
+        env = self.envelope
+        (
+            self.pitch_hz,
+            env.level,
+            env.stage,
+            self.nca_clock,
+            self.nca_pending,
+            self.nca_step_count,
+        ) = self.saved
 
     def advance(self) -> None:
         """Frame t + 1 becomes the segment's start: swap `current` and `upcoming`."""
         self.current, self.upcoming = self.upcoming, self.current
+        self.origin = 0
 
     @property
     def sounding(self) -> bool:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.errors import ParameterError
-from realtime.commands import NcaPerturb, NcaReset, NcaStep, NoteOff, NoteOn, SetParam
+from realtime.commands import Command, NcaPerturb, NcaReset, NcaStep, NoteOff, NoteOn, SetParam
 from realtime.engine import Engine
 from realtime.model import LoadedModel
 from realtime.render import grow_events, render
@@ -141,20 +141,39 @@ def test_grow_render_starts_at_the_fundamental_and_grows(demo: LoadedModel) -> N
 
 
 @pytest.mark.parametrize("rate", [44100, 48000])
-def test_measured_latency_equals_the_reported_one(demo: LoadedModel, rate: int) -> None:
-    """Worst case: a change arriving one sample after a control frame was read is heard
-    `latency_samples` later (when the next frame starts to interpolate towards it)."""
+@pytest.mark.parametrize(
+    "control",
+    [
+        SetParam("pitch_hz", 400.0),
+        SetParam("gain_db", -6.0),
+        NoteOff(),
+        NoteOn(67.0, 0.5),
+        SetParam("loudness_db", -30.0),
+        SetParam("mask_blend", 0.5),
+    ],
+    ids=repr,
+)
+def test_measured_latency_equals_the_reported_one(
+    demo: LoadedModel, rate: int, control: Command
+) -> None:
+    """A change applied one sample after a control frame was read (the worst case for a control
+    read per frame) is heard `latency_samples_of(control)` later: notes, pitch and gain from
+    the sample after the one the glide starts from (the phase moves one sample later), the rest
+    when the next frame starts to interpolate towards it."""
     # Both pitches inside the demo's trained range (293..592 Hz), so that the decoder's timbre
     # moves with the pitch at once (outside it, it holds the timbre of the range's edge).
     start = [Event(0.0, 2, NoteOn(64.0, 1.0))]
     plain = render(Engine(demo, sample_rate=rate), start, 1.0, blocksize=64)
     engine = Engine(demo, sample_rate=rate)
     change_at = engine.position_of(50) + 1
-    moved = render(
-        engine, [*start, Event(change_at / rate, 1, SetParam("pitch_hz", 400.0))], 1.0, blocksize=64
-    )
+    moved = render(engine, [*start, Event(change_at / rate, 1, control)], 1.0, blocksize=64)
     first_changed = int(np.flatnonzero(moved != plain)[0])
-    assert first_changed - change_at == engine.latency_samples
+    reported = engine.latency_samples_of(control)
+    if reported == 0:
+        assert 0 <= first_changed - change_at <= 2
+    else:
+        assert reported == engine.latency_samples
+        assert first_changed - change_at == reported
 
 
 def with_reverb(demo: LoadedModel, ir: np.ndarray) -> LoadedModel:
