@@ -180,6 +180,8 @@ class Engine:
         self._reaimed = False  # the segment was re-aimed (once per segment)
         self._amps_step = np.zeros(meta.n_harmonics, np.float32)
         self._mags_change = np.zeros(meta.n_noise_bands)
+        self._noise_voices: list[Voice] = []  # whose noise of `_noise_frame` is to be filtered
+        self._noise_done, self._noise_frame, self._noise_offset = 0, 0, 0
         self._started = False  # frame 0 is computed by start() or the first process()
         # Compile (or load from numba's cache) the compiled loops now, not in the first callback.
         self._bank.render(
@@ -206,7 +208,8 @@ class Engine:
             return
         self._started = True
         computed = self._compute_frame(0, every_voice=True)
-        self._add_noise(computed, frame=0, offset=-self.noise_delay)
+        self._queue_noise(computed, frame=0, offset=-self.noise_delay)
+        self._filter_noise()
         for voice in computed:
             voice.advance()
 
@@ -608,24 +611,49 @@ class Engine:
             mags *= noise_gain
 
     # -- one segment ------------------------------------------------------------------------------
-    def _add_noise(self, computed: list[Voice], *, frame: int, offset: int) -> None:
-        """Overlap-add frame `frame`'s filtered noise of every voice in `computed` into the
-        accumulator (sample 0 of the accumulator = first sample of the current segment);
-        `offset` = where its first output sample lands, the filter's delay already taken off.
-        Each voice draws its own white noise (keyed by its slot)."""
+    def _queue_noise(self, computed: list[Voice], *, frame: int, offset: int) -> None:
+        """Frame `frame`'s filtered noise of every voice in `computed` is to be overlap-added
+        into the accumulator (sample 0 = the current segment's first) from `offset` on (where
+        its first output sample lands, the filter's delay taken off). Each voice draws its own
+        white noise (keyed by its slot). The voices are filtered over the blocks before the
+        noise is first heard (`_filter_noise`), so no block carries all of them; always in
+        the same order, so the sum does not depend on when."""
+        self._noise_voices, self._noise_done = computed, 0
+        self._noise_frame, self._noise_offset = frame, offset
+
+    def _filter_noise(self, count: int | None = None) -> None:
+        """Filter the next `count` queued voices' noise (all of them without a count)."""
+        voices, done = self._noise_voices, self._noise_done
+        end = len(voices) if count is None else min(len(voices), done + count)
+        frame = self._noise_frame
         n = self.position_of(frame + 1) - self.position_of(frame)
         noise_filter = self._noise_filter
-        for voice in computed:
+        for voice in voices[done:end]:
             mags = voice.upcoming.noise_mags
             if mags.any():
                 frame_noise(self.seed, frame, n, voice.slot, out=noise_filter.white(n))
-                noise_filter.add_filtered(n, mags, self.noise_acc, offset)
+                noise_filter.add_filtered(n, mags, self.noise_acc, self._noise_offset)
+        self._noise_done = end
+
+    def _filter_noise_before(self, read: int, take: int) -> None:
+        """Filter enough queued noise that the piece read .. read + take hears all it should:
+        everything once the piece reaches the noise's start, else a share per block."""
+        left = len(self._noise_voices) - self._noise_done
+        if not left:
+            return
+        before_heard = self._noise_offset - read
+        if take >= before_heard:
+            self._filter_noise()
+        else:
+            blocks = before_heard // take  # pieces of this size before it is heard
+            self._filter_noise(-(-left // blocks))
 
     def _next_segment(self) -> None:
         """Begin segment t (frame t to t + 1, t = `frame`): compute frame t + 1 and add its
         noise. Its samples are synthesized block by block (`_mix_samples`), or here whole when
         a reverb needs the segment at once."""
         if self._segment_length:  # the segment just played: the accumulator moves on by it
+            self._filter_noise()  # (done already unless the frame's noise is never heard)
             played = self._segment_length
             acc, spare = self.noise_acc, self._noise_spare
             spare[:-played] = acc[played:]
@@ -636,11 +664,12 @@ class Engine:
         t = self.frame
         n = self.position_of(t + 1) - self.position_of(t)
         computed = self._compute_frame(t + 1)
-        self._add_noise(computed, frame=t + 1, offset=n - self.noise_delay)
+        self._queue_noise(computed, frame=t + 1, offset=n - self.noise_delay)
         self._segment_voices = computed
         self._segment_length, self._read = n, 0
         self.frame = t + 1
         if self.reverb is not None:
+            self._filter_noise()
             self._reverb_segment[:n] = self.reverb.process(self._mix_samples(0, n))
 
     def _mix_samples(self, start: int, take: int) -> np.ndarray:
@@ -678,6 +707,7 @@ class Engine:
         if any(kind == "note_on" and self._steals(value[0]) for kind, value in self.commands):
             return
         self._reaimed = True
+        self._filter_noise()  # the frame's noise as computed, then corrected below
         read, length, frame = self._read, self._segment_length, self.frame
         before = self._segment_voices
         for voice in before:  # where each voice's segment is now becomes its start
@@ -748,6 +778,7 @@ class Engine:
             take = min(n - written, self._segment_length - self._read)
             piece = out[written : written + take]
             if self.reverb is None:
+                self._filter_noise_before(self._read, take)
                 piece[:] = self._mix_samples(self._read, take)
             else:
                 piece[:] = self._reverb_segment[self._read : self._read + take]

@@ -52,7 +52,6 @@ class StepRunner:
         self._inputs: list[dict[str, np.ndarray]] = []
         self._outputs: list[dict[str, np.ndarray]] = []
         self._bindings: list[ort.IOBinding] = []
-        self._run_options = ort.RunOptions()
         for n in range(1, max_voices + 1):
             inputs = {
                 "f0_hz": np.zeros((n, 1), np.float32),
@@ -95,7 +94,9 @@ class StepRunner:
         """One frame for the n voices in `inputs(n)`."""
         if not self.model.meta.batched:
             return run_step(self.model, self._inputs[n - 1], wanted)
-        self.model.session.run_with_iobinding(self._bindings[n - 1], self._run_options)
+        # No RunOptions: with them onnxruntime 1.32 looks up a GPU-graph entry by catching an
+        # exception, ~60 us a call here.
+        self.model.session.run_with_iobinding(self._bindings[n - 1])
         out = self._outputs[n - 1]
         full = out["harmonic_amps_full"]
         return StepOutputs(

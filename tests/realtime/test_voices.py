@@ -144,9 +144,9 @@ def test_silent_voices_cost_nothing(demo: LoadedModel) -> None:
         def io_binding(self) -> CountingBinding:
             return CountingBinding(self.session.io_binding())
 
-        def run_with_iobinding(self, binding: CountingBinding, options: Any) -> None:
+        def run_with_iobinding(self, binding: CountingBinding) -> None:
             self.rows.append(binding.rows)
-            self.session.run_with_iobinding(binding.binding, options)
+            self.session.run_with_iobinding(binding.binding)
 
     counting = CountingSession(demo.session)
     engine = Engine(dataclasses.replace(demo, session=counting), voices=8)
