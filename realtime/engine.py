@@ -70,7 +70,7 @@ from realtime.commands import (
 from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
 from realtime.params import ParameterStore, Smoother
-from realtime.philox import uniform
+from realtime.philox import uniform, uniform_rows
 from realtime.reverb import PartitionedReverb, resample_ir
 from realtime.step_runner import StepRunner, Wanted
 from realtime.synth import SEED_RANGE, NoiseFilter, OscillatorBank, frame_noise, frame_position
@@ -170,9 +170,15 @@ class Engine:
         self._mix = np.zeros(hop_max)  # float64: the voices and the noise summed
         self._levels = [0.0] * voices  # each computed voice's level this frame
         self._z_step = np.zeros((1, meta.z_dim), np.float32)
-        self._draws = np.zeros(meta.n_harmonics)  # a frame's uniform draws for the fire mask
-        self._shared_fire = np.zeros(meta.n_harmonics, np.float32)
-        self._blend_row = np.zeros(meta.n_harmonics, np.float32)
+        self._draws = np.zeros(meta.n_harmonics)  # a perturbation's uniform draws
+        # A frame's rows, one per computed voice: fire draws, amplitudes, noise gains.
+        self._slots = np.zeros(voices, np.int64)
+        self._fire_draws = np.zeros((voices, meta.n_harmonics))
+        self._amps_batch = np.zeros((voices, meta.n_harmonics), np.float32)
+        self._blend_batch = np.zeros((voices, meta.n_harmonics), np.float32)
+        self._mags_batch = np.zeros((voices, meta.n_noise_bands))
+        self._gains = np.zeros((voices, 1))
+        self._gains32 = np.zeros((voices, 1), np.float32)
         self._reverb_segment = np.zeros(hop_max, np.float32)
         self._smoothed_before = self.smoother.state.copy()
         self._gate = 1.0  # the gate's gain for the frame being played towards
@@ -198,6 +204,7 @@ class Engine:
         self._noise_filter.white(1)[:] = 0.0
         self._noise_filter.add_filtered(1, np.zeros(meta.n_noise_bands), self._noise_spare, 0)
         uniform(0, 0, 0, self._draws[:1])
+        uniform_rows(0, 0, self._slots[:1], self._fire_draws[:1])
         frame_noise(0, 0, 1, out=self._reverb_segment[:1])
 
     def start(self) -> None:
@@ -545,14 +552,18 @@ class Engine:
         if not voices:
             return
         meta, get = self.meta, self.smoother.value
-        inputs = self._runner.inputs(len(voices))
+        n = len(voices)
+        inputs = self._runner.inputs(n)
+        f0_in, loud_in, z_in = inputs["f0_hz"], inputs["loudness_db"], inputs["z"]
+        gru_in, nca_in, step_in = inputs["gru_state"], inputs["nca_state"], inputs["nca_step"]
         shared = self.growth == "shared"
         if shared:  # one NCA step decision and fire mask for every row
             sounding = any(voice.sounding for voice in self.voices)
             shared_step = self._nca_step_due(self.shared, get("nca_rate"), sounding=sounding)
-            draws = uniform(self.seed + 1, frame, 0, self._draws)
-            np.less(draws, meta.nca_fire_rate, out=self._shared_fire)
+            self._slots[:n] = 0
         bend = 2 ** (get("bend_semitones") / 12.0)
+        loudness, nca_rate = get("loudness_db"), get("nca_rate")
+        f0_min, f0_max = meta.f0_min_hz, meta.f0_max_hz
         levels = self._levels
         for i, voice in enumerate(voices):
             pitch, velocity = (
@@ -563,52 +574,54 @@ class Engine:
             dt = 1.0 / self.frame_rate if envelope_dt is None else envelope_dt[i]
             level = voice.envelope.step(dt) * velocity
             level *= gate
-            f0 = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
+            f0 = min(max(pitch * bend, f0_min), f0_max)
             voice.upcoming.f0_hz = f0
-            inputs["f0_hz"][i, 0] = f0
-            loud = get("loudness_db") + 20.0 * math.log10(max(level, 1e-5))
-            inputs["loudness_db"][i, 0] = max(loud, -100.0)
-            inputs["z"][i] = voice.z[0]
-            inputs["gru_state"][:, i] = voice.gru_state[:, 0]
+            f0_in[i, 0] = f0
+            loud_in[i, 0] = max(loudness + 20.0 * math.log10(max(level, 1e-5)), -100.0)
+            z_in[i] = voice.z[0]
+            gru_in[:, i] = voice.gru_state[:, 0]
             if shared:
-                inputs["nca_state"][i] = self.shared.nca_state[0]
-                inputs["nca_step"][i] = 1.0 if shared_step else 0.0
-                inputs["nca_fire"][i, 0] = self._shared_fire
+                nca_in[i] = self.shared.nca_state[0]
+                step_in[i] = 1.0 if shared_step else 0.0
             else:
-                inputs["nca_state"][i] = voice.nca_state[0]
-                due = self._nca_step_due(voice, get("nca_rate"), sounding=voice.sounding)
-                inputs["nca_step"][i] = 1.0 if due else 0.0
-                draws = uniform(self.seed + 1, frame, voice.slot, self._draws)
-                np.less(draws, meta.nca_fire_rate, out=inputs["nca_fire"][i, 0])
+                nca_in[i] = voice.nca_state[0]
+                due = self._nca_step_due(voice, nca_rate, sounding=voice.sounding)
+                step_in[i] = 1.0 if due else 0.0
+                self._slots[i] = voice.slot
             levels[i] = level
+        draws = uniform_rows(self.seed + 1, frame, self._slots[:n], self._fire_draws[:n])
+        np.less(draws, meta.nca_fire_rate, out=inputs["nca_fire"][:, 0])
         full_timbre = self.growth == "off"
         blend = 1.0 if full_timbre else get("mask_blend")
         wanted: Wanted = "full" if full_timbre else ("both" if blend < 1.0 else "masked")
-        out = self._runner.run(len(voices), wanted)
+        out = self._runner.run(n, wanted)
         if shared:  # every row stepped the same state with the same fire mask
             self.shared.nca_state[0] = out.nca_state[0]
         gain_all = 10.0 ** (get("gain_db") / 20.0)
         noise_gain = 10.0 ** (get("noise_db") / 20.0)
+        amps, mags = self._amps_batch[:n], self._mags_batch[:n]
+        gains, gains32 = self._gains[:n], self._gains32[:n]
+        if wanted == "both":  # blend x masked + (1 - blend) x unmasked
+            assert out.harmonic_amps_full is not None
+            np.multiply(out.harmonic_amps, blend, out=amps)
+            unmasked = self._blend_batch[:n]
+            np.multiply(out.harmonic_amps_full, 1.0 - blend, out=unmasked)
+            amps += unmasked
+        else:
+            amps[:] = out.harmonic_amps
+        for i in range(n):
+            gains[i, 0] = gains32[i, 0] = gain_all * levels[i]
+        amps *= gains32
+        mags[:] = out.noise_mags
+        mags *= gains
+        mags *= noise_gain
         for i, voice in enumerate(voices):
-            controls = voice.upcoming
-            amps = controls.harmonic_amps
-            if wanted == "both":
-                assert out.harmonic_amps_full is not None
-                np.multiply(out.harmonic_amps[i], blend, out=amps)
-                np.multiply(out.harmonic_amps_full[i], 1.0 - blend, out=self._blend_row)
-                amps += self._blend_row
-            else:
-                amps[:] = out.harmonic_amps[i]
+            voice.upcoming.harmonic_amps[:] = amps[i]
+            voice.upcoming.noise_mags[:] = mags[i]
             voice.gru_state[:, 0] = out.gru_state[:, i]
             voice.mask[0] = out.mask[i]
             if not (full_timbre or shared):  # kept for when growth is on (or per voice)
                 voice.nca_state[0] = out.nca_state[i]
-            gain = gain_all * levels[i]
-            amps *= gain
-            mags = controls.noise_mags
-            mags[:] = out.noise_mags[i]
-            mags *= gain
-            mags *= noise_gain
 
     # -- one segment ------------------------------------------------------------------------------
     def _queue_noise(self, computed: list[Voice], *, frame: int, offset: int) -> None:

@@ -79,3 +79,16 @@ def uniform(key: int, frame: int, slot: int, out: np.ndarray) -> np.ndarray:
     key: 0..2**64 - 1 (the engine's keys are its seed plus 0, 1 or 2)."""
     _fill(np.uint64(key), frame, slot, out, out.dtype == np.float32)
     return out
+
+
+@numba.njit(cache=True)
+def _fill_rows(key: np.uint64, frame: int, slots: np.ndarray, out: np.ndarray) -> None:
+    for row in range(slots.shape[0]):
+        _fill(key, frame, slots[row], out[row], False)
+
+
+def uniform_rows(key: int, frame: int, slots: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Row r of out [n, K] float64 = `uniform(key, frame, slots[r], out[r])` (slots: int64
+    [n]), in one call; returns out."""
+    _fill_rows(np.uint64(key), frame, slots, out)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.philox import uniform
+from realtime.philox import uniform, uniform_rows
 from realtime.synth import frame_generator, frame_noise
 
 
@@ -35,3 +35,10 @@ def test_frame_noise_fills_a_buffer_with_the_same_noise() -> None:
     reference = frame_generator(3, 10, 1).random(480, dtype=np.float32) * 2.0 - 1.0
     assert np.array_equal(buffer, reference)
     assert buffer.min() >= -1.0 and buffer.max() < 1.0
+
+
+def test_rows_are_each_slots_draws() -> None:
+    slots = np.array([3, 0, 7], np.int64)
+    rows = uniform_rows(11, 42, slots, np.zeros((3, 64)))
+    for row, slot in zip(rows, slots, strict=True):
+        assert np.array_equal(row, frame_generator(11, 42, int(slot)).random(64))
