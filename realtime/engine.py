@@ -78,8 +78,9 @@ from realtime.voice import MAX_VOICES, FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
 # Controls heard from the next block (the segment being played is re-aimed at the new frame); the
-# others from the next control frame.
+# others from the next control frame. Pitch and bend re-aim only the pitch (no graph call).
 BLOCK_PARAMS = frozenset({"pitch_hz", "bend_semitones", "velocity", "gain_db"})
+PITCH_PARAMS = frozenset({"pitch_hz", "bend_semitones"})
 MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
 INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by the poster)
 
@@ -182,7 +183,8 @@ class Engine:
         self._reverb_segment = np.zeros(hop_max, np.float32)
         self._smoothed_before = self.smoother.state.copy()
         self._gate = 1.0  # the gate's gain for the frame being played towards
-        self._block_change = False  # a control heard from the next block was applied
+        self._block_change = False  # a note, velocity or gain to be heard from the next block
+        self._pitch_change = False  # a pitch or bend to be heard from the next block
         self._reaimed = False  # the segment was re-aimed (once per segment)
         self._amps_step = np.zeros(meta.n_harmonics, np.float32)
         self._mags_change = np.zeros(meta.n_noise_bands)
@@ -271,8 +273,8 @@ class Engine:
         """Samples from the block a control is applied at to the first sample it changes,
         beyond the sample the change starts from: notes, pitch, bend, velocity and gain are
         heard from the next block (0; a model with a reverb, one frame), the rest from the next
-        control frame (`latency_samples`). Under a stream of controls, one re-aim per segment:
-        a second note, pitch or gain within one control frame waits for the frame."""
+        control frame (`latency_samples`). Pitch and bend act at every block; a second note,
+        velocity or gain within one control frame waits for the frame."""
         block_level = isinstance(command, (NoteOn, NoteOff)) or (
             isinstance(command, SetParam) and command.name in BLOCK_PARAMS
         )
@@ -287,7 +289,9 @@ class Engine:
     def apply(self, command: Command) -> None:
         """Carry out one control now. The command was checked when it was made; what depends on
         the model (a timbre's name) is checked here. ParameterError names what is wrong."""
-        if isinstance(command, (NoteOn, NoteOff)) or (
+        if isinstance(command, SetParam) and command.name in PITCH_PARAMS:
+            self._pitch_change = True
+        elif isinstance(command, (NoteOn, NoteOff)) or (
             isinstance(command, SetParam) and command.name in BLOCK_PARAMS
         ):
             self._block_change = True
@@ -502,7 +506,8 @@ class Engine:
             self._drain_inbox(self.position_of(max(frame - 1, 0)))
         self._start_pending()
         self._apply_commands(frame)
-        self._block_change = self._reaimed = False  # this frame takes every control so far
+        # this frame takes every control so far
+        self._block_change = self._pitch_change = self._reaimed = False
         self._save_frame_start()
         self.smoother.step()
         get = self.smoother.value
@@ -720,18 +725,13 @@ class Engine:
         if any(kind == "note_on" and self._steals(value[0]) for kind, value in self.commands):
             return
         self._reaimed = True
+        self._pitch_change = False
         self._filter_noise()  # the frame's noise as computed, then corrected below
         read, length, frame = self._read, self._segment_length, self.frame
         before = self._segment_voices
-        for voice in before:  # where each voice's segment is now becomes its start
-            current, upcoming = voice.current, voice.upcoming
-            r = (read - voice.origin) / (length - voice.origin)
-            current.f0_hz = current.f0_hz + r * (upcoming.f0_hz - current.f0_hz)
-            np.subtract(upcoming.harmonic_amps, current.harmonic_amps, out=self._amps_step)
-            self._amps_step *= r
-            current.harmonic_amps += self._amps_step
-            voice.origin = read
-            voice.saved_mags[:] = upcoming.noise_mags
+        self._start_from_here()
+        for voice in before:
+            voice.saved_mags[:] = voice.upcoming.noise_mags
         self.smoother.state[:] = self._smoothed_before
         for voice in [*self.voices, self.shared]:
             voice.restore()
@@ -764,6 +764,42 @@ class Engine:
                 noise_filter.add_filtered(n_next, self._mags_change, self.noise_acc, offset)
         self._segment_voices = voices
 
+    def _start_from_here(self) -> None:
+        """Each voice's segment restarts from the sample being read, from its value there."""
+        read, length = self._read, self._segment_length
+        for voice in self._segment_voices:
+            current, upcoming = voice.current, voice.upcoming
+            r = (read - voice.origin) / (length - voice.origin)
+            current.f0_hz = current.f0_hz + r * (upcoming.f0_hz - current.f0_hz)
+            np.subtract(upcoming.harmonic_amps, current.harmonic_amps, out=self._amps_step)
+            self._amps_step *= r
+            current.harmonic_amps += self._amps_step
+            voice.origin = read
+
+    def _reaim_pitch(self) -> None:
+        """A pitch or bend heard from this block: frame t + 1's pitch is smoothed again from
+        before the frame towards the new target, and the rest of the segment glides there from
+        the pitch it has now. The decoder's timbre follows at the next frame (no graph call),
+        so this may happen at every block."""
+        if any(kind != "newest_voice" for kind, _ in self.commands):
+            return  # other controls are waiting for the frame: so does this one
+        self._pitch_change = False
+        self._apply_commands(self.frame)
+        self._start_from_here()
+        smoother, before = self.smoother, self._smoothed_before
+        for name in PITCH_PARAMS:  # what Smoother.step gave these two, with the new targets
+            i = self.params.index[name]
+            smoother.state[i] = before[i] + smoother.coeff[i] * (self.params.values[i] - before[i])
+        get, meta = smoother.value, self.meta
+        bend = 2 ** (get("bend_semitones") / 12.0)
+        pitch_coeff = float(smoother.coeff[self.params.index["pitch_hz"]])
+        for voice in self._segment_voices:
+            if self.polyphonic:
+                saved = voice.saved[0]
+                voice.pitch_hz = saved + pitch_coeff * (voice.pitch_target_hz - saved)
+            pitch = voice.pitch_hz if self.polyphonic else get("pitch_hz")
+            voice.upcoming.f0_hz = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
+
     def _steals(self, note: float) -> bool:
         """Whether a note-on for `note` would take a voice from another note."""
         if not self.polyphonic:
@@ -784,6 +820,8 @@ class Engine:
                 self._drain_inbox(self.position)
             if self._block_change and not self._reaimed:
                 self._reaim()
+            elif self._pitch_change:
+                self._reaim_pitch()
         written = 0
         while written < n:
             if self._read >= self._segment_length:

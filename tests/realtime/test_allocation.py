@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime.commands import NoteOn
+from realtime.commands import NoteOn, SetParam
 from realtime.engine import Engine
 from realtime.model import LoadedModel
 
@@ -89,3 +89,23 @@ def test_a_steady_state_block_allocates_no_numpy_memory(
 
     assert numpy_allocations(blocks) == []
     assert engine.sounding() == voices
+
+
+def test_a_stream_of_bends_allocates_no_numpy_memory(demo: LoadedModel) -> None:
+    """A pitch bend before every block (a controller's wheel, an OSC flood) re-aims the pitch at
+    every block: still nothing allocated."""
+    engine = Engine(demo, sample_rate=48000, voices=4)
+    for note in (57.0, 60.0, 64.0, 67.0):
+        engine.apply(NoteOn(note))
+    block = np.zeros(64, np.float32)
+    bends = [SetParam("bend_semitones", 0.01 * i) for i in range(60)]
+    for bend in bends[:30]:
+        engine.apply(bend)
+        engine.process(64, out=block)
+
+    def blocks() -> None:
+        for bend in bends[30:]:
+            engine.apply(bend)
+            engine.process(64, out=block)
+
+    assert numpy_allocations(blocks) == []

@@ -19,6 +19,7 @@ from realtime.render import render
 from realtime.score import Event, order_of
 
 RATE = 48000
+GLIDE_PARTS = 8  # samples after a pitch change by which the output has changed in the last bit
 
 
 def at_sample(position: int, command: Any) -> Event:
@@ -93,18 +94,42 @@ def test_a_gain_change_within_a_segment_lands_on_the_frame_it_would_have(demo: L
     assert np.abs(on_segment[end:] - within[end:]).max() <= 1e-6 * peak
 
 
-def test_a_second_note_control_in_one_segment_waits_for_the_frame(demo: LoadedModel) -> None:
-    """One re-aim per segment: the second pitch change of a segment is heard from the next
-    frame (its latency is then that of the controls read per frame)."""
+def test_a_second_gain_in_one_segment_waits_for_the_frame(demo: LoadedModel) -> None:
+    """One re-aim with a graph call per segment: the second gain change of a segment is heard
+    from the next frame (its latency is then that of the controls read per frame)."""
     engine = Engine(demo, sample_rate=RATE)
     first, second = within_segment(engine, 40, 0.2), within_segment(engine, 40, 0.6)
     end = engine.position_of(41)
-    base = [at_sample(0, NoteOn(64.0)), at_sample(first, SetParam("pitch_hz", 400.0))]
+    base = [at_sample(0, NoteOn(64.0)), at_sample(first, SetParam("gain_db", -6.0))]
     once = render(Engine(demo, sample_rate=RATE), base, 0.8, blocksize=64)
-    events = [*base, at_sample(second, SetParam("pitch_hz", 360.0))]
+    events = [*base, at_sample(second, SetParam("gain_db", -12.0))]
     twice = render(engine, events, 0.8, blocksize=64)
     assert np.array_equal(once[:end], twice[:end])
     assert not np.array_equal(once[end : end + 480], twice[end : end + 480])
+
+
+@pytest.mark.parametrize("voices", [1, 3])
+def test_every_pitch_change_is_heard_from_its_block(demo: LoadedModel, voices: int) -> None:
+    """Pitch and bend re-aim only the pitch (no graph call), so a stream of them acts block by
+    block: each of three changes within one segment changes the sound from its own block."""
+    engine = Engine(demo, sample_rate=RATE, voices=voices)
+    changes = [within_segment(engine, 40, f) for f in (0.2, 0.5, 0.8)]
+    notes = [at_sample(0, NoteOn(note)) for note in (64.0, 67.0, 71.0)[:voices]]
+    controls = [
+        SetParam("bend_semitones", 0.5),
+        SetParam("pitch_hz", 380.0),
+        SetParam("bend_semitones", -0.5),
+    ]
+    previous = render(Engine(demo, sample_rate=RATE, voices=voices), notes, 0.6, blocksize=64)
+    applied = list(notes)
+    for at, control in zip(changes, controls, strict=True):
+        applied.append(at_sample(at, control))
+        played = render(Engine(demo, sample_rate=RATE, voices=voices), applied, 0.6, blocksize=64)
+        assert np.array_equal(played[:at], previous[:at])
+        # a glide from the pitch it has: the phase, and so the float32 output, parts a few
+        # samples on (a frame's latency would be up to 480)
+        assert int(np.flatnonzero(played != previous)[0]) - at <= GLIDE_PARTS
+        previous = played
 
 
 def test_block_controls_are_block_size_invariant(demo: LoadedModel) -> None:

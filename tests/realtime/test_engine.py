@@ -157,9 +157,9 @@ def test_measured_latency_equals_the_reported_one(
     demo: LoadedModel, rate: int, control: Command
 ) -> None:
     """A change applied one sample after a control frame was read (the worst case for a control
-    read per frame) is heard `latency_samples_of(control)` later: notes, pitch and gain from
-    the sample after the one the glide starts from (the phase moves one sample later), the rest
-    when the next frame starts to interpolate towards it."""
+    read per frame) is heard `latency_samples_of(control)` later: notes, pitch and gain within
+    a few samples of the block (the change glides from where the sound is), the rest when the
+    next frame starts to interpolate towards it."""
     # Both pitches inside the demo's trained range (293..592 Hz), so that the decoder's timbre
     # moves with the pitch at once (outside it, it holds the timbre of the range's edge).
     start = [Event(0.0, 2, NoteOn(64.0, 1.0))]
@@ -170,7 +170,9 @@ def test_measured_latency_equals_the_reported_one(
     first_changed = int(np.flatnonzero(moved != plain)[0])
     reported = engine.latency_samples_of(control)
     if reported == 0:
-        assert 0 <= first_changed - change_at <= 2
+        # (a pitch glides from the pitch it has: its phase, and so the float32 output, parts a
+        # few samples on; the others change the amplitude from the next sample)
+        assert 0 <= first_changed - change_at <= 8
     else:
         assert reported == engine.latency_samples
         assert first_changed - change_at == reported
