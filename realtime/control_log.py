@@ -1,7 +1,7 @@
 """The control log: what `grow-live --record-osc` writes and `grow-render --osc-log` replays.
 
 JSON Lines. The first line is a header, then one line per control the engine applied, stamped
-with the engine's sample position (the first sample of the segment it took effect in), then a
+with the engine's sample position (the first sample of the block it took effect in), then a
 footer written when the session stops:
 
     {"format": "timbre-grower-control-log", "version": 1, "sample_rate": 48000, "seed": 0,

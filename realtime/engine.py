@@ -12,7 +12,11 @@ graph's inputs and outputs, the controls, the noise and the mix live in buffers 
 (tests/realtime/test_allocation.py).
 
 Parameters are read once per control frame (when frame t + 1 is computed at the start of segment
-t): a change is heard one control frame later, which is the engine's own latency.
+t): a change is heard one control frame later, which is the engine's own latency for them. Notes,
+pitch, bend, velocity and gain are heard from the next block instead: applied within a segment,
+they re-aim it (`_reaim`: frame t + 1 is computed again from the state saved before it was
+stepped, and the rest of the segment glides from where each voice is to the new frame; pitch and
+bend alone re-aim only the pitch, without a graph call). See `latency_samples_of`.
 
 Voices (`voices`, realtime.voice): each has its own decoder and NCA state, phase, envelope,
 pitch, velocity, NCA clock and random streams (keyed by its slot); the engine owns the frame
@@ -39,9 +43,10 @@ exact zero where the input or the control stream is silent.
 
 Controls are typed commands (realtime.commands) and arrive two ways: `apply(command)` carries one
 out now (offline renders, between `process` calls), `post(command)` queues it from another thread
-(OSC, MIDI) and the engine applies it when it next computes a control frame. Every command applied
-from the queue can be recorded with the sample position of the segment it took effect in;
-replaying the record with `apply` at those positions reproduces the output exactly.
+(OSC, MIDI) and the engine applies it at the start of its next block (or of the next control
+frame, when the block begins one). Every command applied from the queue can be recorded with the
+sample position it took effect at; replaying the record with `apply` at those positions
+reproduces the output exactly.
 """
 
 from __future__ import annotations
@@ -81,7 +86,8 @@ SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
 # others from the next control frame. Pitch and bend re-aim only the pitch (no graph call).
 BLOCK_PARAMS = frozenset({"pitch_hz", "bend_semitones", "velocity", "gain_db"})
 PITCH_PARAMS = frozenset({"pitch_hz", "bend_semitones"})
-MAX_POSTED_PER_FRAME = 256  # a flood is spread over frames instead of stalling one
+BLOCK_COMMANDS = frozenset({"note_on", "note_off", "newest_voice"})  # queued kinds a re-aim runs
+MAX_POSTED_PER_FRAME = 256  # posted controls applied at once (at a frame, or a block within one)
 INBOX_CAPACITY = 4096  # posted controls waiting; more are refused (counted by the poster)
 
 
@@ -175,6 +181,7 @@ class Engine:
         # A frame's rows, one per computed voice: fire draws, amplitudes, noise gains.
         self._slots = np.zeros(voices, np.int64)
         self._fire_draws = np.zeros((voices, meta.n_harmonics))
+        self._fired = np.zeros((voices, meta.n_harmonics), bool)
         self._amps_batch = np.zeros((voices, meta.n_harmonics), np.float32)
         self._blend_batch = np.zeros((voices, meta.n_harmonics), np.float32)
         self._mags_batch = np.zeros((voices, meta.n_noise_bands))
@@ -385,9 +392,15 @@ class Engine:
             if voice.pending is not None:
                 self._start_note(voice, *voice.pending)
 
-    def _apply_commands(self, frame: int) -> None:
+    def _apply_commands(self, frame: int, *, only: frozenset[str] | None = None) -> None:
+        """Carry out the queued commands (with `only`, those kinds; the others stay queued, in
+        their order)."""
+        kept: list[tuple[str, Any]] = []
         while self.commands:
             kind, value = self.commands.popleft()
+            if only is not None and kind not in only:
+                kept.append((kind, value))
+                continue
             if kind == "note_on":
                 self._note_on(*value)
             elif kind == "note_off":
@@ -423,6 +436,7 @@ class Engine:
                     hit = draws < value
                     hit[: self.meta.nca_seed_harmonics] = False
                     voice.nca_state = voice.nca_state * ~hit[None, None, :]
+        self.commands.extend(kept)
 
     # -- the voice allocator ----------------------------------------------------------------------
     def _note_on(self, note: float, hz: float, velocity: float) -> None:
@@ -595,7 +609,9 @@ class Engine:
                 self._slots[i] = voice.slot
             levels[i] = level
         draws = uniform_rows(self.seed + 1, frame, self._slots[:n], self._fire_draws[:n])
-        np.less(draws, meta.nca_fire_rate, out=inputs["nca_fire"][:, 0])
+        fired = self._fired[:n]
+        np.less(draws, meta.nca_fire_rate, out=fired)  # then cast: no buffer for the cast
+        np.copyto(inputs["nca_fire"][:, 0], fired)
         full_timbre = self.growth == "off"
         blend = 1.0 if full_timbre else get("mask_blend")
         wanted: Wanted = "full" if full_timbre else ("both" if blend < 1.0 else "masked")
@@ -722,7 +738,7 @@ class Engine:
         accumulator, is corrected by the change of each voice's noise gains (linear). Once per
         segment; a note that steals a voice waits for the frame (the stolen one fades over it).
         """
-        if any(kind == "note_on" and self._steals(value[0]) for kind, value in self.commands):
+        if self._would_steal():
             return
         self._reaimed = True
         self._pitch_change = False
@@ -732,19 +748,30 @@ class Engine:
         self._start_from_here()
         for voice in before:
             voice.saved_mags[:] = voice.upcoming.noise_mags
-        self.smoother.state[:] = self._smoothed_before
+        # Back to the frame's start for what these controls change (the voices; the smoothing
+        # of BLOCK_PARAMS): the other parameters and queued controls keep to the frame.
+        smoother, smoothed_before = self.smoother, self._smoothed_before
+        block_params = [self.params.index[name] for name in BLOCK_PARAMS]
+        for i in block_params:
+            smoother.state[i] = smoothed_before[i]
         for voice in [*self.voices, self.shared]:
             voice.restore()
-        self._apply_commands(frame)
-        self._save_frame_start()
-        self.smoother.step()
+        stages = [voice.envelope.stage for voice in self.voices]
+        self._apply_commands(frame, only=BLOCK_COMMANDS)
+        changed = {  # a voice whose envelope changed stage here steps by the time left
+            voice.slot
+            for voice, stage in zip(self.voices, stages, strict=True)
+            if voice.envelope.stage != stage
+        }
+        for voice in [*self.voices, self.shared]:
+            voice.save()
+        for i in block_params:  # as Smoother.step, from the frame's start (a jump kept)
+            smoothed_before[i] = smoother.state[i]
+            smoother.state[i] += smoother.coeff[i] * (self.params.values[i] - smoother.state[i])
         voices = self._step_voices(every_voice=False)
         voices += [voice for voice in before if not any(voice is v for v in voices)]
         left = (length - read) / self.sample_rate
-        dts = [  # a voice whose envelope changed stage here steps by the time left
-            left if voice.envelope.stage != voice.saved[2] else 1.0 / self.frame_rate
-            for voice in voices
-        ]
+        dts = [left if voice.slot in changed else 1.0 / self.frame_rate for voice in voices]
         self._run_voices(voices, frame, self._gate, dts)
         if self.trace is not None and self.trace:
             newest = self.voice
@@ -781,7 +808,7 @@ class Engine:
         before the frame towards the new target, and the rest of the segment glides there from
         the pitch it has now. The decoder's timbre follows at the next frame (no graph call),
         so this may happen at every block."""
-        if any(kind != "newest_voice" for kind, _ in self.commands):
+        if any(kind != "newest_voice" or value[0] != "pitch_hz" for kind, value in self.commands):
             return  # other controls are waiting for the frame: so does this one
         self._pitch_change = False
         self._apply_commands(self.frame)
@@ -799,13 +826,29 @@ class Engine:
                 voice.pitch_hz = saved + pitch_coeff * (voice.pitch_target_hz - saved)
             pitch = voice.pitch_hz if self.polyphonic else get("pitch_hz")
             voice.upcoming.f0_hz = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
+        if self.trace:
+            newest = self.voice
+            if any(voice is newest for voice in self._segment_voices):
+                self.trace[-1].f0_hz = newest.upcoming.f0_hz
 
-    def _steals(self, note: float) -> bool:
-        """Whether a note-on for `note` would take a voice from another note."""
+    def _would_steal(self) -> bool:
+        """Whether the queued note-ons need more voices than are free at the frame's start
+        (the state a re-aim goes back to): then one would take a voice from another note."""
         if not self.polyphonic:
             return False
-        voice = self._allocate(note)
-        return voice.envelope.level > 0.0 and not (voice.note == note and voice.sounding)
+        queued = [value[0] for kind, value in self.commands if kind == "note_on"]
+        if not queued:
+            return False
+        playing = {  # notes that keep their voice (the same note again)
+            voice.note
+            for voice in self.voices
+            if voice.started >= 0 and (voice.saved[2] != "idle" or voice.pending is not None)
+        }
+        free = sum(  # idle at the frame's start, not fading out, nothing waiting
+            voice.saved[2] == "idle" and voice.current.silent() and voice.pending is None
+            for voice in self.voices
+        )
+        return len({note for note in queued if note not in playing}) > free
 
     def process(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """The next `n` output samples: float32 [n], written into `out` when given (then a

@@ -470,8 +470,9 @@ def run(args: argparse.Namespace) -> int:
     note_ms = 1000 * (player.output_latency_s + player.note_latency_samples / rate)
     mode = ""
     latency = f"latency {note_ms:.1f} ms (notes, pitch, gain; other controls {latency_ms:.1f} ms)"
-    if chain is not None:
+    if chain is not None or note_ms == latency_ms:  # (effect mode; a model with a reverb)
         latency = f"latency {latency_ms:.1f} ms"
+    if chain is not None:
         tracker = chain.tracker
         mode = (
             f"; effect mode, input to output (host input buffer not included; tracking "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -99,6 +100,7 @@ class Live:
         assert self.process.stderr is not None
         first = self.process.stderr.readline()  # printed once the stream runs
         assert "OSC on" in first, first + self.process.stderr.read()
+        self.start_line = first
         self.started = time.monotonic()
         self.client = SimpleUDPClient("127.0.0.1", self.port)
 
@@ -195,6 +197,12 @@ def test_a_performance_is_played_recorded_and_replayed(
 def test_hostile_input_while_playing(jack_env: dict[str, str], tmp_path: Path) -> None:
     wav = tmp_path / "played.wav"
     live = Live(jack_env, "--record-wav", str(wav), seconds=6)
+    # the start line: notes, pitch and gain from the next block, the rest one frame (10 ms) later
+    found = re.search(
+        r"latency ([\d.]+) ms \(notes, pitch, gain; other controls ([\d.]+) ms", live.start_line
+    )
+    assert found, live.start_line
+    assert abs(float(found[2]) - float(found[1]) - 10.0) <= 0.15
     live.client.send_message("/grow/note", [57.0, 1.0])
     live.at(1.0)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
