@@ -822,7 +822,7 @@ class Engine:
         pitch_coeff = float(smoother.coeff[self.params.index["pitch_hz"]])
         for voice in self._segment_voices:
             if self.polyphonic:
-                saved = voice.saved[0]
+                saved = voice.saved_pitch_hz
                 voice.pitch_hz = saved + pitch_coeff * (voice.pitch_target_hz - saved)
             pitch = voice.pitch_hz if self.polyphonic else get("pitch_hz")
             voice.upcoming.f0_hz = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
@@ -842,10 +842,10 @@ class Engine:
         playing = {  # notes that keep their voice (the same note again)
             voice.note
             for voice in self.voices
-            if voice.started >= 0 and (voice.saved[2] != "idle" or voice.pending is not None)
+            if voice.started >= 0 and (voice.saved_stage != "idle" or voice.pending is not None)
         }
         free = sum(  # idle at the frame's start, not fading out, nothing waiting
-            voice.saved[2] == "idle" and voice.current.silent() and voice.pending is None
+            voice.saved_stage == "idle" and voice.current.silent() and voice.pending is None
             for voice in self.voices
         )
         return len({note for note in queued if note not in playing}) > free

@@ -16,6 +16,7 @@ from export.contract import ArtifactMetadata
 from realtime.envelope import ADSR
 from realtime.params import SPECS
 
+SAVED_ARRAYS = ("gru_state", "nca_state", "z")  # what Voice.save copies in place
 MAX_VOICES = 64  # an engine's most voices (each sounding one costs a row of the frame's call)
 DEFAULT_VOICES = 8  # grow-live's and grow-render --score's
 
@@ -70,7 +71,8 @@ class Voice:
     origin: int = 0  # segment sample where its ramp from `current` begins (moved by a re-aim)
     # The state before the engine last stepped it (`save`), so that a control arriving between
     # frames can recompute the frame from there (`restore`); and the noise it last added.
-    saved: tuple[float, float, str, float, int, int] = (0.0, 0.0, "idle", 0.0, 0, 0)
+    saved: tuple[float, float, str] = (0.0, 0.0, "idle")  # pitch, envelope level and stage
+    saved_counters: tuple[float, int, int] = (0.0, 0, 0)  # NCA clock, pending, step count
     saved_arrays: tuple[np.ndarray, ...] = ()
     saved_mags: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B]
 
@@ -91,36 +93,30 @@ class Voice:
     def save(self) -> None:
         """Remember the state that stepping a frame changes (copied in place: no allocation)."""
         if not self.saved_arrays:
-            self.saved_arrays = (self.gru_state.copy(), self.nca_state.copy(), self.z.copy())
-        gru, nca, z = self.saved_arrays
-        gru[...] = self.gru_state
-        nca[...] = self.nca_state
-        z[...] = self.z
-        env = self.envelope
-        self.saved = (
-            self.pitch_hz,
-            env.level,
-            env.stage,
-            self.nca_clock,
-            self.nca_pending,
-            self.nca_step_count,
-        )
+            self.saved_arrays = tuple(getattr(self, name).copy() for name in SAVED_ARRAYS)
+        for name, saved in zip(SAVED_ARRAYS, self.saved_arrays, strict=True):
+            saved[...] = getattr(self, name)
+        self.saved = (self.pitch_hz, self.envelope.level, self.envelope.stage)
+        self.saved_counters = self._counters()
 
     def restore(self) -> None:
         """Back to the state of the last `save`."""
-        gru, nca, z = self.saved_arrays
-        self.gru_state[...] = gru
-        self.nca_state[...] = nca
-        self.z[...] = z
-        env = self.envelope
-        (
-            self.pitch_hz,
-            env.level,
-            env.stage,
-            self.nca_clock,
-            self.nca_pending,
-            self.nca_step_count,
-        ) = self.saved
+        for name, saved in zip(SAVED_ARRAYS, self.saved_arrays, strict=True):
+            getattr(self, name)[...] = saved
+        self.pitch_hz, self.envelope.level, self.envelope.stage = self.saved
+        self.nca_clock, self.nca_pending, self.nca_step_count = self.saved_counters
+
+    def _counters(self) -> tuple[float, int, int]:
+        return self.nca_clock, self.nca_pending, self.nca_step_count
+
+    @property
+    def saved_pitch_hz(self) -> float:
+        return self.saved[0]
+
+    @property
+    def saved_stage(self) -> str:
+        """The envelope's stage at the last `save`."""
+        return self.saved[2]
 
     def advance(self) -> None:
         """Frame t + 1 becomes the segment's start: swap `current` and `upcoming`."""
