@@ -1,0 +1,150 @@
+"""The texture NCA's step: its kernels, boundaries (circular in time, zero in frequency, the wall
+between the strips), locality, alive masking and the untrained rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from core.errors import ParameterError
+from trainer.models.texture_nca import TextureConfig, TextureNCA
+from trainer.texture_nca import (
+    alive_mask,
+    draw_fire,
+    perceive,
+    read_controls,
+    seed_state,
+    texture_step,
+    wall_mask,
+)
+
+K, B, T, C = 6, 4, 8, 3
+WIDTH = K + 1 + B
+
+
+def random_rule(channels: int, seed: int = 0) -> torch.nn.Module:
+    """A rule with random (not zero) weights, so that a step changes what it may change."""
+    torch.manual_seed(seed)
+    rule = torch.nn.Sequential(
+        torch.nn.Conv2d(4 * channels, 16, 1), torch.nn.Tanh(), torch.nn.Conv2d(16, channels, 1)
+    )
+    return rule
+
+
+def test_perception_kernels_and_boundaries() -> None:
+    state = torch.zeros(1, 1, T, WIDTH)
+    state[0, 0, 0, 0] = 1.0  # first frame, lowest cell
+    seen = perceive(state)[0]  # [4, T, F]
+    assert seen.shape == (4, T, WIDTH)
+    assert seen[0, 0, 0] == 1.0 and seen[0].sum() == 1.0  # identity
+    # Sobel along time: the next frame sees it behind (+), the last frame (circular) ahead (-)
+    assert seen[1, 1, 0] == pytest.approx(-2 / 8) and seen[1, T - 1, 0] == pytest.approx(2 / 8)
+    assert seen[1, 1, 1] == pytest.approx(-1 / 8)
+    # Sobel along frequency: the cell above sees it below
+    assert seen[2, 0, 1] == pytest.approx(-2 / 8)
+    assert seen[3, 0, 0] == pytest.approx(-12 / 16) and seen[3, 1, 1] == pytest.approx(1 / 16)
+    # zero boundary in frequency: nothing wraps to the top cell
+    assert not seen[:, :, WIDTH - 1].any()
+    # circular in time: the last frame is a neighbour
+    assert seen[3, T - 1, 0] == pytest.approx(2 / 16)
+
+
+def test_a_step_is_local_and_loops_in_time() -> None:
+    """Changing one cell changes at most its 3x3 neighbourhood, frame T - 1 neighbouring 0."""
+    rule, wall = random_rule(C), wall_mask(K, B)
+    state = seed_state(1, C, T, K, B) * 0.5 + 0.3  # every cell alive
+    state = state * wall
+    fire = torch.ones(1, 1, T, WIDTH)
+    changed = state.clone()
+    changed[0, :, 0, 2] += 0.7
+    with torch.no_grad():
+        diff = (
+            texture_step(changed, fire, rule, wall) - texture_step(state, fire, rule, wall)
+        ).abs()
+    touched = diff.abs().sum(dim=(0, 1)) > 0  # [T, F]
+    expected = torch.zeros(T, WIDTH, dtype=torch.bool)
+    for dt in (-1, 0, 1):
+        for df in (-1, 0, 1):
+            expected[dt % T, 2 + df] = True
+    assert torch.equal(touched, expected)
+
+
+def test_time_shifts_commute_with_a_step() -> None:
+    rule, wall = random_rule(C, seed=1), wall_mask(K, B)
+    torch.manual_seed(5)
+    state = torch.rand(2, C, T, WIDTH) * wall
+    fire = draw_fire(2, T, WIDTH)
+    with torch.no_grad():
+        rolled_after = torch.roll(texture_step(state, fire, rule, wall), 3, dims=2)
+        after_rolled = texture_step(
+            torch.roll(state, 3, dims=2), torch.roll(fire, 3, dims=2), rule, wall
+        )
+    assert torch.allclose(rolled_after, after_rolled, atol=1e-6)
+
+
+def test_the_wall_keeps_the_strips_apart() -> None:
+    """The wall cell stays zero, and the top harmonic never changes the lowest noise band."""
+    rule, wall = random_rule(C, seed=2), wall_mask(K, B)
+    state = (torch.rand(1, C, T, WIDTH) + 0.2) * wall
+    changed = state.clone()
+    changed[0, :, :, K - 1] += 1.0
+    fire = torch.ones(1, 1, T, WIDTH)
+    with torch.no_grad():
+        a, b = texture_step(state, fire, rule, wall), texture_step(changed, fire, rule, wall)
+    assert not a[..., K].any() and not b[..., K].any()
+    assert torch.equal(a[..., K + 1 :], b[..., K + 1 :])
+
+
+def test_dead_cells_stay_dead_and_unfired_cells_keep_their_state() -> None:
+    rule, wall = random_rule(C, seed=3), wall_mask(K, B)
+    state = seed_state(1, C, T, K, B)
+    state[0, 0, :, 4] = 0.05  # below the threshold, no alive neighbour: dies
+    assert not alive_mask(state)[0, 0, :, 4].any()
+    fire = torch.zeros(1, 1, T, WIDTH)
+    with torch.no_grad():
+        after = texture_step(state, fire, rule, wall)
+    assert not after[..., 4].any()
+    alive = alive_mask(state).bool().expand_as(state)
+    assert torch.equal(after[alive], state[alive])  # nothing fired: alive cells unchanged
+
+
+def test_the_untrained_nca_leaves_the_seed_as_it_is() -> None:
+    config = TextureConfig(channels=C, hidden=(8, 8), frames=T, n_harmonics=K, n_noise_bands=B)
+    nca = TextureNCA(config)
+    seed = nca.seed(2)
+    with torch.no_grad():
+        grown = nca.grow(seed, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(grown, seed)
+    harmonics, noise = read_controls(seed, K)
+    assert harmonics.shape == (2, T, K) and noise.shape == (2, T, B)
+    assert torch.equal(harmonics[..., 0], torch.ones(2, T)) and not harmonics[..., 1:].any()
+    assert torch.equal(noise[..., 0], torch.ones(2, T)) and not noise[..., 1:].any()
+
+
+def test_a_trained_rule_grows_from_the_seed() -> None:
+    """With a rule that adds to every channel and every cell firing, growth spreads one cell per
+    step up each strip (and never across the wall)."""
+    config = TextureConfig(
+        channels=C, hidden=(8, 8), frames=T, n_harmonics=K, n_noise_bands=B, fire_rate=1.0
+    )
+    nca = TextureNCA(config)
+    last = nca.rule[-1]
+    assert isinstance(last, torch.nn.Conv2d) and last.bias is not None
+    torch.nn.init.constant_(last.bias, 0.5)
+    with torch.no_grad():
+        grown = nca.grow(nca.seed(1), 3, generator=torch.Generator().manual_seed(0))
+    level = grown[0, 0]  # [T, F]
+    assert (level[:, :4] > 0).all() and not level[:, 4:K].any()  # harmonics 1..4 after 3 steps
+    assert not level[:, K].any()
+    assert (level[:, K + 1 : K + 5] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(channels=0), dict(frames=2), dict(fire_rate=0.0), dict(steps=0), dict(hidden=(0, 4))],
+)
+def test_bad_settings_are_named(bad: dict[str, Any]) -> None:
+    with pytest.raises(ParameterError):
+        TextureConfig(**bad)
