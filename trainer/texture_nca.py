@@ -11,7 +11,7 @@ so the grid reads as the two halves of the synth's controls for each frame, and 
 harmonic with a noise band directly (each strip sees zeros beyond its ends: a zero boundary in
 frequency). Time is circular: frame T - 1 neighbours frame 0, so a grown texture loops without a
 seam. Channel 0 is each cell's level (read as the harmonic distribution or the noise band's
-magnitude, `read_controls`) and its aliveness.
+magnitude, `read_controls`; `texture_controls` scales them to a loudness) and its aliveness.
 
 One step, as the seeds' textured NCA: perceive every channel with four 3x3 kernels (identity,
 Sobel along time, Sobel along frequency, Laplacian), compute an update with the rule (1x1
@@ -27,6 +27,10 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from trainer.controls import Controls, normalized
+from trainer.dsp import nyquist_mask
+from trainer.level import controls_mean_square, gain_to_loudness
 
 ALIVE_THRESHOLD = 0.1
 N_KERNELS = 4  # identity, Sobel (time), Sobel (frequency), Laplacian
@@ -119,3 +123,32 @@ def read_controls(state: torch.Tensor, n_harmonics: int) -> tuple[torch.Tensor, 
     [batch, T, K], noise band magnitudes [batch, T, B]); the level is applied by the caller."""
     level = state[:, 0].clamp(min=0.0)  # [batch, T, F]
     return level[..., :n_harmonics], level[..., n_harmonics + 1 :]
+
+
+def texture_controls(
+    state: torch.Tensor,
+    f0_hz: torch.Tensor,
+    loudness_db: torch.Tensor,
+    *,
+    n_harmonics: int,
+    sample_rate: int,
+    noise_gram: torch.Tensor,
+) -> Controls:
+    """The synth's controls for a grown grid played at f0_hz and loudness_db [batch, T] (a
+    recording's, or a held note's): the harmonic strip, zero above Nyquist, normalised to the
+    harmonic distribution; the noise strip as the band magnitudes; both scaled together so that
+    each frame's A-weighted level is loudness_db (trainer/level.py, as a loudness-level DDSP
+    model). The texture sets the timbre and how it moves; the player sets pitch and level."""
+    harmonic, noise_mags = read_controls(state, n_harmonics)  # [batch, T, K], [batch, T, B]
+    weights = harmonic * nyquist_mask(f0_hz, n_harmonics, sample_rate=sample_rate)
+    distribution = normalized(weights)
+    mean_square = controls_mean_square(
+        distribution, f0_hz, noise_mags, sample_rate=sample_rate, noise_gram=noise_gram
+    )
+    gain = gain_to_loudness(mean_square, loudness_db)  # [batch, T]
+    return Controls(
+        amplitude=gain,
+        distribution=distribution,
+        harmonic_amps=gain[..., None] * distribution,
+        noise_mags=noise_mags * gain[..., None],
+    )

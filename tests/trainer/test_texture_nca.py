@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from core.errors import ParameterError
+from core.features import a_weighted_loudness
+from trainer.dsp import filtered_noise, harmonic_synth
+from trainer.level import noise_gram
 from trainer.models.texture_nca import TextureConfig, TextureNCA
 from trainer.texture_nca import (
     alive_mask,
@@ -16,6 +19,7 @@ from trainer.texture_nca import (
     perceive,
     read_controls,
     seed_state,
+    texture_controls,
     texture_step,
     wall_mask,
 )
@@ -148,3 +152,30 @@ def test_a_trained_rule_grows_from_the_seed() -> None:
 def test_bad_settings_are_named(bad: dict[str, Any]) -> None:
     with pytest.raises(ParameterError):
         TextureConfig(**bad)
+
+
+@pytest.mark.parametrize("f0", [110.0, 440.0])
+def test_a_texture_plays_at_the_loudness_it_is_given(f0: float) -> None:
+    """Whatever the grid, the synth's audio from texture_controls reads the loudness given (the
+    features' A-weighted level, steady frames), and nothing sounds above Nyquist."""
+    rate, hop, frames, k, b = 24000, 240, 60, 64, 32
+    gen = torch.Generator().manual_seed(int(f0))
+    state = torch.rand(1, 4, frames, k + 1 + b, generator=gen) * wall_mask(k, b)
+    f0_hz = torch.full((1, frames), f0)
+    loudness = torch.linspace(-40.0, -12.0, frames)[None]
+    controls = texture_controls(
+        state,
+        f0_hz,
+        loudness,
+        n_harmonics=k,
+        sample_rate=rate,
+        noise_gram=noise_gram(b, sample_rate=rate),
+    )
+    assert not controls.harmonic_amps[..., f0_hz[0, 0] * torch.arange(1, k + 1) >= rate / 2].any()
+    harmonic, _ = harmonic_synth(f0_hz, controls.harmonic_amps, sample_rate=rate, hop=hop)
+    white = torch.rand(1, frames * hop, generator=gen) * 2 - 1
+    audio = harmonic + filtered_noise(controls.noise_mags, white, hop=hop)
+    measured = a_weighted_loudness(audio[0].numpy(), sample_rate=rate, hop=hop)[:frames]
+    steady = slice(10, frames - 10)
+    error = measured[steady] - loudness[0, steady].numpy()
+    assert abs(float(error.mean())) < 0.5 and float(abs(error).max()) < 1.5
