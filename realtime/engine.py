@@ -579,10 +579,9 @@ class Engine:
         if shared:  # one NCA step decision and fire mask for every row
             sounding = any(voice.sounding for voice in self.voices)
             shared_step = self._nca_step_due(self.shared, get("nca_rate"), sounding=sounding)
-            self._slots[:n] = 0
-        bend = 2 ** (get("bend_semitones") / 12.0)
+            self._slots[0] = 0
+        bend = self._bend()
         loudness, nca_rate = get("loudness_db"), get("nca_rate")
-        f0_min, f0_max = meta.f0_min_hz, meta.f0_max_hz
         levels = self._levels
         for i, voice in enumerate(voices):
             pitch, velocity = (
@@ -593,7 +592,7 @@ class Engine:
             dt = 1.0 / self.frame_rate if envelope_dt is None else envelope_dt[i]
             level = voice.envelope.step(dt) * velocity
             level *= gate
-            f0 = min(max(pitch * bend, f0_min), f0_max)
+            f0 = self._f0_hz(pitch, bend)
             voice.upcoming.f0_hz = f0
             f0_in[i, 0] = f0
             loud_in[i, 0] = max(loudness + 20.0 * math.log10(max(level, 1e-5)), -100.0)
@@ -608,8 +607,9 @@ class Engine:
                 step_in[i] = 1.0 if due else 0.0
                 self._slots[i] = voice.slot
             levels[i] = level
-        draws = uniform_rows(self.seed + 1, frame, self._slots[:n], self._fire_draws[:n])
-        fired = self._fired[:n]
+        rows = 1 if shared else n  # shared: one fire mask, every row
+        draws = uniform_rows(self.seed + 1, frame, self._slots[:rows], self._fire_draws[:rows])
+        fired = self._fired[:rows]
         np.less(draws, meta.nca_fire_rate, out=fired)  # then cast: no buffer for the cast
         np.copyto(inputs["nca_fire"][:, 0], fired)
         full_timbre = self.growth == "off"
@@ -661,13 +661,17 @@ class Engine:
         end = len(voices) if count is None else min(len(voices), done + count)
         frame = self._noise_frame
         n = self.position_of(frame + 1) - self.position_of(frame)
-        noise_filter = self._noise_filter
         for voice in voices[done:end]:
             mags = voice.upcoming.noise_mags
             if mags.any():
-                frame_noise(self.seed, frame, n, voice.slot, out=noise_filter.white(n))
-                noise_filter.add_filtered(n, mags, self.noise_acc, self._noise_offset)
+                self._add_noise(voice.slot, frame, n, mags, self._noise_offset)
         self._noise_done = end
+
+    def _add_noise(self, slot: int, frame: int, n: int, mags: np.ndarray, offset: int) -> None:
+        """Overlap-add the n samples of white noise of (frame, slot), filtered by band gains
+        mags [B], into the accumulator from `offset` on."""
+        white = frame_noise(self.seed, frame, n, slot, out=self._noise_filter.white(n))
+        self._noise_filter.add_filtered(white.shape[0], mags, self.noise_acc, offset)
 
     def _filter_noise_before(self, read: int, take: int) -> None:
         """Filter enough queued noise that the piece read .. read + take hears all it should:
@@ -765,9 +769,9 @@ class Engine:
         }
         for voice in [*self.voices, self.shared]:
             voice.save()
-        for i in block_params:  # as Smoother.step, from the frame's start (a jump kept)
+        for i in block_params:  # the frame's start, with any jump a note made
             smoothed_before[i] = smoother.state[i]
-            smoother.state[i] += smoother.coeff[i] * (self.params.values[i] - smoother.state[i])
+        smoother.step_from(BLOCK_PARAMS, smoothed_before)
         voices = self._step_voices(every_voice=False)
         voices += [voice for voice in before if not any(voice is v for v in voices)]
         left = (length - read) / self.sample_rate
@@ -778,7 +782,6 @@ class Engine:
             if any(voice is newest for voice in voices):
                 self.trace[-1] = newest.upcoming.copy()
         n_next = self.position_of(frame + 1) - self.position_of(frame)
-        noise_filter = self._noise_filter
         for voice in voices:
             if not any(voice is v for v in before):  # starting here: from silence, on pitch
                 voice.current.f0_hz = voice.upcoming.f0_hz
@@ -786,9 +789,8 @@ class Engine:
                 voice.saved_mags[:] = 0.0
             np.subtract(voice.upcoming.noise_mags, voice.saved_mags, out=self._mags_change)
             if self._mags_change.any():
-                frame_noise(self.seed, frame, n_next, voice.slot, out=noise_filter.white(n_next))
                 offset = length - self.noise_delay
-                noise_filter.add_filtered(n_next, self._mags_change, self.noise_acc, offset)
+                self._add_noise(voice.slot, frame, n_next, self._mags_change, offset)
         self._segment_voices = voices
 
     def _start_from_here(self) -> None:
@@ -813,23 +815,28 @@ class Engine:
         self._pitch_change = False
         self._apply_commands(self.frame)
         self._start_from_here()
-        smoother, before = self.smoother, self._smoothed_before
-        for name in PITCH_PARAMS:  # what Smoother.step gave these two, with the new targets
-            i = self.params.index[name]
-            smoother.state[i] = before[i] + smoother.coeff[i] * (self.params.values[i] - before[i])
-        get, meta = smoother.value, self.meta
-        bend = 2 ** (get("bend_semitones") / 12.0)
+        smoother = self.smoother
+        smoother.step_from(PITCH_PARAMS, self._smoothed_before)
+        bend = self._bend()
         pitch_coeff = float(smoother.coeff[self.params.index["pitch_hz"]])
         for voice in self._segment_voices:
             if self.polyphonic:
                 saved = voice.saved_pitch_hz
                 voice.pitch_hz = saved + pitch_coeff * (voice.pitch_target_hz - saved)
-            pitch = voice.pitch_hz if self.polyphonic else get("pitch_hz")
-            voice.upcoming.f0_hz = min(max(pitch * bend, meta.f0_min_hz), meta.f0_max_hz)
+            pitch = voice.pitch_hz if self.polyphonic else smoother.value("pitch_hz")
+            voice.upcoming.f0_hz = self._f0_hz(pitch, bend)
         if self.trace:
             newest = self.voice
             if any(voice is newest for voice in self._segment_voices):
                 self.trace[-1].f0_hz = newest.upcoming.f0_hz
+
+    def _bend(self) -> float:
+        """The smoothed pitch bend as a frequency ratio."""
+        return float(2 ** (self.smoother.value("bend_semitones") / 12.0))
+
+    def _f0_hz(self, pitch_hz: float, bend: float) -> float:
+        """A voice's f0 for the graph: its pitch bent, within the model's f0 range."""
+        return min(max(pitch_hz * bend, self.meta.f0_min_hz), self.meta.f0_max_hz)
 
     def _would_steal(self) -> bool:
         """Whether the queued note-ons need more voices than are free at the frame's start

@@ -104,6 +104,13 @@ class Smoother:
         self.state += self._step
         return self.state
 
+    def step_from(self, names: frozenset[str], start: np.ndarray) -> None:
+        """Step only these parameters, from `start` (their values before this frame's step)
+        towards their targets now, as `step` does: a control that arrives within a frame."""
+        for name in names:
+            i = self.store.index[name]
+            self.state[i] = start[i] + self.coeff[i] * (self.store.values[i] - start[i])
+
     def value(self, name: str) -> float:
         return float(self.state[self.store.index[name]])
 

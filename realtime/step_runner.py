@@ -6,7 +6,7 @@ voices, the inputs and outputs of a version-3 graph to buffers of its own once (
 IOBinding), so that a frame's call allocates nothing: the engine writes the inputs in place and
 reads the outputs where the graph left them. Version 1-2 graphs are batch 1 with five outputs:
 one call per voice, and a second (the same frame with an all-ones NCA state and no step) where
-the unmasked amplitudes are needed; that path allocates (`run_step`).
+the unmasked amplitudes are needed; that path allocates (`run_unbatched`).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class StepRunner:
     def run(self, n: int, wanted: Wanted) -> StepOutputs:
         """One frame for the n voices in `inputs(n)`."""
         if not self.model.meta.batched:
-            return run_step(self.model, self._inputs[n - 1], wanted)
+            return run_unbatched(self.model, self._inputs[n - 1], wanted)
         # No RunOptions: with them onnxruntime 1.32 looks up a GPU-graph entry by catching an
         # exception, ~60 us a call here.
         self.model.session.run_with_iobinding(self._bindings[n - 1])
@@ -109,22 +109,13 @@ class StepRunner:
         )
 
 
-def run_step(model: LoadedModel, feeds: dict[str, np.ndarray], wanted: Wanted) -> StepOutputs:
-    """Run one frame for the N voices stacked in `feeds` (the contract's inputs, batch N)."""
-    if model.meta.batched:
-        amps, mags, mask, gru, nca, full = model.session.run(list(OUTPUT_NAMES), feeds)
-        return StepOutputs(
-            harmonic_amps=full if wanted == "full" else amps,
-            harmonic_amps_full=None if wanted == "masked" else full,
-            noise_mags=mags,
-            mask=mask,
-            gru_state=gru,
-            nca_state=nca,
-        )
+def run_unbatched(model: LoadedModel, feeds: dict[str, np.ndarray], wanted: Wanted) -> StepOutputs:
+    """Run one frame of a version 1-2 graph for the N voices stacked in `feeds` (the contract's
+    inputs, batch N): one call per voice."""
     rows = [_run_one(model, _row(feeds, i), wanted) for i in range(feeds["f0_hz"].shape[0])]
     if len(rows) == 1:
         return rows[0]
-    full = [r.harmonic_amps_full for r in rows]
+    full = [r.harmonic_amps_full for r in rows if r.harmonic_amps_full is not None]
     return StepOutputs(
         harmonic_amps=np.concatenate([r.harmonic_amps for r in rows]),
         harmonic_amps_full=None if wanted == "masked" else np.concatenate(full),
