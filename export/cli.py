@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.cli_help import command_parser
 from core.errors import ParameterError, TrainingError, run_cli
-from export.contract import ArtifactMetadata
+from export.contract import ArtifactMetadata, TextureSpec
 
 VERIFY_FRAMES_RANGE = (10, 100_000)  # frames of wandering controls run through both sides
 
@@ -63,6 +63,20 @@ def trained_range(meta: ArtifactMetadata) -> str:
     )
 
 
+def texture_line(meta: ArtifactMetadata) -> str:
+    """The texture NCA in a line, or that there is none."""
+    if not meta.texture:
+        return "none (grow-train --resume --phase texture adds one)"
+    spec = TextureSpec.of(meta)
+    seconds = spec.control_frames / meta.frame_rate
+    ratio = spec.metrics.get("distance_ratio")
+    measured = f"; its audio {ratio:.2f} x the DDSP model's distance" if ratio else ""
+    return (
+        f"a {seconds:g} s loop of {spec.frames} x {spec.width} cells, {spec.channels} channels, "
+        f"{spec.steps} steps from the seed{measured} (grow-render --texture)"
+    )
+
+
 def model_card(
     meta: ArtifactMetadata, worst: dict[str, float], seconds_per_frame: float, path: Path
 ) -> str:
@@ -89,6 +103,7 @@ def model_card(
             f"  trained pitch range: {trained_range(meta)}",
             f"  timbre: presets {', '.join(meta.presets)}; encoder for --timbre input: "
             f"{'yes' if meta.encoder_onnx else 'no'}",
+            f"  texture: {texture_line(meta)}",
             f"  verified: torch vs onnxruntime, worst relative difference {diffs}",
             f"  inference: {seconds_per_frame * 1e6:.0f} us per frame (onnxruntime, 1 thread) = "
             f"{load:.2f}% of one core in real time",
@@ -98,8 +113,9 @@ def model_card(
 
 def run(args: argparse.Namespace) -> int:
     from core.outputs import check_output
-    from export.onnx_export import build_metadata, export_onnx, load_run
+    from export.onnx_export import build_metadata, export_onnx, load_run, load_texture
     from export.step_graph import StepGraph
+    from export.texture_graphs import verify_texture
     from export.verify import TOLERANCE, compare, time_per_frame
     from trainer.run_dir import RunDir
 
@@ -109,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--verify-frames {args.verify_frames} must be in {low}..{high}")
     run_dir = RunDir(args.run)
     ddsp, nca, config = load_run(run_dir)
-    meta = build_metadata(run_dir, ddsp, nca, config)
+    texture = load_texture(run_dir, config)
+    meta = build_metadata(run_dir, ddsp, nca, config, texture=texture)
     graph = StepGraph(ddsp, nca)
     tmp = args.out.with_name(f".{args.out.name}.unverified")
     try:
@@ -120,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             graph, tmp, meta, n_frames=max(1, args.verify_frames // 4), batch=8, own_state=False
         )
         worst = {name: max(one[name], eight[name]) for name in one}
+        if texture is not None:
+            worst.update(verify_texture(TextureSpec.of(meta), texture, ddsp))
         failed = {k: v for k, v in worst.items() if v > TOLERANCE}
         if failed:
             raise TrainingError(

@@ -74,6 +74,9 @@ class ArtifactMetadata:
     # input dB for dB (None = unknown: the decoder sees any loudness)
     trained_loudness_low_db: float | None = None
     encoder_onnx: str = ""  # base64 ONNX graph mfcc [1, T, n_mfcc] -> z [1, Z]; "" = none
+    # The texture NCA (TextureSpec's fields; {} = the run has none). Optional in every format
+    # version: a reader that does not know it plays the model without its texture.
+    texture: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     package_version: str = ""
 
@@ -187,6 +190,83 @@ class ArtifactMetadata:
         rows = self.nca_seed_state
         if len(rows) != self.nca_channels or any(len(r) != self.n_harmonics for r in rows):
             raise ArtifactError(f"nca_seed_state must be [{self.nca_channels}][{self.n_harmonics}]")
+        if self.texture:
+            TextureSpec.of(self)
+
+
+TEXTURE_STEP_INPUTS = ("texture_state", "texture_fire")  # [1, C, T, F], [1, 1, T, F]
+TEXTURE_STEP_OUTPUTS = ("texture_state_out",)  # [1, C, T, F]
+TEXTURE_CONTROLS_INPUTS = ("texture_level", "f0_hz", "loudness_db")  # [N, F], [N, 1], [N, 1]
+TEXTURE_CONTROLS_OUTPUTS = ("harmonic_amps", "noise_mags")  # [N, K], [N, B]
+
+
+@dataclass(frozen=True)
+class TextureSpec:
+    """The artifact's texture NCA (metadata key "texture"): a grid of `frames` texture frames by
+    F = K' + 1 + B' cells (harmonics, a dead wall cell, the noise envelope) and C channels,
+    looping over frames * frame_stride control frames. Two base64 ONNX graphs:
+
+    - step_onnx: one NCA step, texture_state [1, C, T, F] and texture_fire [1, 1, T, F] (0/1,
+      drawn by the engine) -> texture_state_out;
+    - controls_onnx: the read-out at one control frame, texture_level [N, F] (channel 0, clamped
+      at 0, interpolated between the two texture frames around the loop position), f0_hz and
+      loudness_db [N, 1] -> harmonic_amps [N, K] and noise_mags [N, B] at that loudness.
+    """
+
+    channels: int
+    frames: int
+    frame_stride: int
+    fire_rate: float
+    steps: int  # the steps its training grew (96 by default)
+    harmonic_cells: int  # K' <= K: harmonics 1..K' (the rest stay silent)
+    noise_cells: int  # B' <= B: the noise envelope's points, spread onto the B bands
+    seed_cells: list[list[float]]  # [C][F]: every frame of the seed
+    step_onnx: str
+    controls_onnx: str
+    metrics: dict[str, Any] = field(default_factory=dict)  # from texture_metrics.json
+
+    @property
+    def width(self) -> int:
+        return self.harmonic_cells + 1 + self.noise_cells
+
+    @property
+    def control_frames(self) -> int:
+        return self.frames * self.frame_stride
+
+    @classmethod
+    def of(cls, meta: ArtifactMetadata) -> TextureSpec:
+        """The texture of `meta` (which must have one), checked; ArtifactError otherwise."""
+        data = meta.texture
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(n for n in names - data.keys() if n != "metrics")
+        if missing:
+            raise ArtifactError(f"metadata texture lacks {', '.join(missing)}")
+        spec = cls(**{k: v for k, v in data.items() if k in names})
+        for name in (
+            "channels",
+            "frames",
+            "frame_stride",
+            "steps",
+            "harmonic_cells",
+            "noise_cells",
+        ):
+            value = getattr(spec, name)
+            if not isinstance(value, int) or value < 1:
+                raise ArtifactError(f"metadata texture {name}={value!r} must be a positive integer")
+        if spec.harmonic_cells > meta.n_harmonics or spec.noise_cells > meta.n_noise_bands:
+            raise ArtifactError(
+                f"metadata texture has {spec.harmonic_cells} harmonic and {spec.noise_cells} "
+                f"noise cells for a synth of {meta.n_harmonics} and {meta.n_noise_bands}"
+            )
+        cells, width = spec.seed_cells, spec.width
+        if len(cells) != spec.channels or any(len(row) != width for row in cells):
+            raise ArtifactError(f"metadata texture seed_cells must be [{spec.channels}][{width}]")
+        if not (spec.step_onnx and spec.controls_onnx):
+            raise ArtifactError("metadata texture lacks its graphs")
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def _v1_features(data: dict[str, Any]) -> dict[str, Any]:

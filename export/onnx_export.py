@@ -23,9 +23,11 @@ from export.contract import (
     ArtifactMetadata,
 )
 from export.step_graph import StepGraph
+from export.texture_graphs import texture_spec
 from trainer.checkpoint import load_checkpoint
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.nca import HarmonicNCA, NCAConfig
+from trainer.models.texture_nca import TextureConfig, TextureNCA
 from trainer.run_dir import RunDir
 
 OPSET = 17
@@ -49,15 +51,33 @@ def load_run(run: RunDir) -> tuple[DDSPAutoencoder, HarmonicNCA, dict]:
     return ddsp.eval(), nca.eval(), config
 
 
+def load_texture(run: RunDir, config: dict) -> TextureNCA | None:
+    """The run's trained texture NCA, or None when it has none (--phase texture never ran)."""
+    if "texture" not in config or not run.texture_checkpoint.is_file():
+        return None
+    texture = TextureNCA(TextureConfig.from_dict(config["texture"]))
+    texture.load_state_dict(load_checkpoint(run.texture_checkpoint)["texture"])
+    return texture.eval()
+
+
 def build_metadata(
-    run: RunDir, ddsp: DDSPAutoencoder, nca: HarmonicNCA, config: dict
+    run: RunDir,
+    ddsp: DDSPAutoencoder,
+    nca: HarmonicNCA,
+    config: dict,
+    *,
+    texture: TextureNCA | None = None,
 ) -> ArtifactMetadata:
-    """The contract's metadata for this run."""
+    """The contract's metadata for this run (with its texture NCA's graphs when given)."""
     mc, fc = ddsp.config, config["features"]
     presets = json.loads(run.presets.read_text()) if run.presets.is_file() else {}
     metrics = json.loads(run.metrics.read_text()) if run.metrics.is_file() else {}
     nca_metrics = json.loads(run.nca_metrics.read_text()) if run.nca_metrics.is_file() else {}
     reverb = None if ddsp.reverb_ir is None else [0.0, *ddsp.reverb_ir.detach()[1:].tolist()]
+    texture_metrics = (
+        json.loads(run.texture_metrics.read_text()) if run.texture_metrics.is_file() else {}
+    )
+    spec = {} if texture is None else texture_spec(texture, ddsp, texture_metrics).to_dict()
     return ArtifactMetadata(
         format_version=FORMAT_VERSION,
         sample_rate=mc.sample_rate,
@@ -83,6 +103,7 @@ def build_metadata(
         trained_harmonics=mc.trained_harmonics,
         trained_loudness_low_db=mc.loudness_trained_low_db,
         encoder_onnx=encoder_onnx_base64(ddsp),
+        texture=spec,
         provenance={
             "files": [Path(f).name for f in config["files"]],
             "ddsp_steps": metrics.get("steps"),

@@ -24,6 +24,7 @@ from core.errors import ParameterError
 from realtime.params import GROWTH_MODES, SPECS
 
 MAX_NCA_STEPS = 10_000  # steps one NcaStep may ask for
+MAX_HARMONIC = 1000  # the highest harmonic number a TexturePerturb may name
 
 
 def finite(name: str, value: Any) -> float:
@@ -167,6 +168,42 @@ class NcaPerturb:
 
 
 @dataclass(frozen=True)
+class TextureReset:
+    """Reseed the texture NCA: it grows again from the fundamental and the lowest noise band."""
+
+    action: ClassVar[str] = "texture_reset"
+
+    def args(self) -> tuple:
+        return ()
+
+
+@dataclass(frozen=True)
+class TexturePerturb:
+    """Damage a region of the texture's grid, which regrows: the loop from `start` to `end`
+    (fractions 0..1 of the loop; wraps past the loop point when end <= start) and harmonics
+    `low` to `high` (1 = the fundamental; 0, 0 = every cell, the noise bands too)."""
+
+    action: ClassVar[str] = "texture_perturb"
+    start: float
+    end: float
+    low: int = 0
+    high: int = 0
+
+    def __post_init__(self) -> None:
+        within("perturb start", self.start, 0.0, 1.0)
+        within("perturb end", self.end, 0.0, 1.0)
+        for name, value in (("low", self.low), ("high", self.high)):
+            number = within(f"perturb {name} harmonic", value, 0, MAX_HARMONIC)
+            if number != int(number):
+                raise ParameterError(f"perturb {name} harmonic {value!r} must be a whole number")
+        if self.high < self.low:
+            raise ParameterError(f"perturb harmonics {self.low}..{self.high}: high is below low")
+
+    def args(self) -> tuple:
+        return (self.start, self.end, int(self.low), int(self.high))
+
+
+@dataclass(frozen=True)
 class SetMask:
     """Write a mask [K] (values 0..1) into the NCA's mask channel: the fixed growth strategies
     (set the NCA rate to 0 so that the NCA does not change it)."""
@@ -218,6 +255,8 @@ Command = (
     | NcaReset
     | NcaStep
     | NcaPerturb
+    | TextureReset
+    | TexturePerturb
     | SetMask
     | SetGrowth
 )

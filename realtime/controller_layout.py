@@ -4,8 +4,8 @@ timbre-grower.json (a test checks that the committed file equals this output).
 
 Start Open Stage Control with `--send 127.0.0.1:9000` (or grow-live's --osc-host/--osc-port)
 and open the session: a keyboard (notes with velocity, key release = note off), a fader per
-parameter with its range and default, and buttons for the NCA triggers. Widget properties that
-are left out take Open Stage Control's defaults.
+parameter with its range and default, and buttons for the NCA and texture triggers. Widget
+properties that are left out take Open Stage Control's defaults.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def session() -> dict[str, Any]:
         "/grow/bend",
         "/grow/nca/rate",
         "/grow/mask/blend",
+        "/grow/texture/blend",
+        "/grow/texture/rate",
         "/grow/gate",
         "/grow/effect/pitch_shift",
         "/grow/effect/loudness_offset",
@@ -117,6 +119,7 @@ def session() -> dict[str, Any]:
         button("/grow/nca/reset", "NCA reset", 0, 1),
         button("/grow/nca/step", "NCA step", 150, 1),
         button("/grow/nca/perturb", "perturb 50 %", 300, 0.5),
+        button("/grow/texture/reset", "texture reset", 760, 1),
         {
             "type": "switch",
             "id": "growth",

@@ -71,6 +71,8 @@ from realtime.commands import (
     SetGrowth,
     SetMask,
     SetParam,
+    TexturePerturb,
+    TextureReset,
 )
 from realtime.gate import LoudnessGate
 from realtime.model import LoadedModel
@@ -79,6 +81,7 @@ from realtime.philox import uniform, uniform_rows
 from realtime.reverb import PartitionedReverb, resample_ir
 from realtime.step_runner import StepRunner, Wanted
 from realtime.synth import SEED_RANGE, NoiseFilter, OscillatorBank, frame_noise, frame_position
+from realtime.texture import TextureGrid
 from realtime.voice import MAX_VOICES, FrameControls, Voice
 
 SUPPORTED_RATES = (22050, 24000, 32000, 44100, 48000, 88200, 96000)
@@ -104,9 +107,11 @@ class Engine:
         growth: str = "free",
         timbre: np.ndarray | None = None,
         voices: int = 1,
+        texture_thread: bool = False,
     ) -> None:
         """timbre: z [Z] to start from (default: the first preset). voices: 1 (monophonic
-        legato) to MAX_VOICES."""
+        legato) to MAX_VOICES. texture_thread: step a model's texture NCA on a worker thread
+        (live; `start_workers`), else at once (renders: the same samples, realtime.texture)."""
         meta = model.meta
         if sample_rate not in SUPPORTED_RATES:
             raise ParameterError(
@@ -161,6 +166,12 @@ class Engine:
         )
         self._bank = OscillatorBank(hop_max, sample_rate=sample_rate)
         self._runner = StepRunner(model, voices)
+        self.texture = (
+            TextureGrid(meta, seed=seed, max_voices=voices, threaded=texture_thread)
+            if meta.texture
+            else None
+        )
+        self._texture_mags = np.zeros((voices, meta.n_noise_bands))
         self.reverb = self._make_reverb()  # on the mix: linear, so one room serves every voice
         # The segment being played: its length, how much of it is played, the voices in it.
         self._segment_length = 0
@@ -327,6 +338,12 @@ class Engine:
                 self.commands.append(("nca_step", int(n)))
             case NcaPerturb(fraction=fraction):
                 self.commands.append(("nca_perturb", float(fraction)))
+            case TextureReset():
+                self._check_texture()
+                self.commands.append(("texture_reset", None))
+            case TexturePerturb(start=start, end=end, low=low, high=high):
+                self._check_texture()
+                self.commands.append(("texture_perturb", (start, end, int(low), int(high))))
             case SetMask(mask=mask):
                 if len(mask) != self.meta.n_harmonics:
                     raise ParameterError(
@@ -430,6 +447,10 @@ class Engine:
                 takers = [self.shared] if self.growth == "shared" else sounding or self.voices
                 for voice in takers:
                     voice.nca_pending += value
+            elif kind == "texture_reset" and self.texture is not None:
+                self.texture.reset()
+            elif kind == "texture_perturb" and self.texture is not None:
+                self._perturb_texture(*value)
             elif kind == "nca_perturb":
                 for voice in [*self.voices, self.shared]:
                     draws = uniform(self.seed + 2, frame, voice.slot, self._draws)
@@ -437,6 +458,34 @@ class Engine:
                     hit[: self.meta.nca_seed_harmonics] = False
                     voice.nca_state = voice.nca_state * ~hit[None, None, :]
         self.commands.extend(kept)
+
+    def _check_texture(self) -> None:
+        if self.texture is None:
+            raise ParameterError(
+                "this model has no texture NCA (train one: grow-train --resume --phase texture, "
+                "then grow-export)"
+            )
+
+    def _perturb_texture(self, start: float, end: float, low: int, high: int) -> None:
+        """TexturePerturb's region in the texture's frames and cells."""
+        assert self.texture is not None
+        frames = self.texture.spec.frames
+        first = min(int(start * frames), frames - 1)
+        stop = max(math.ceil(end * frames), first + 1) if end > start else math.ceil(end * frames)
+        if low == high == 0:
+            cells = (0, self.texture.spec.width)
+        else:
+            cells = (max(low, 1) - 1, min(high, self.texture.spec.harmonic_cells))
+        self.texture.perturb((first, stop), cells)
+
+    def start_workers(self) -> None:
+        """Start the texture NCA's worker thread (an engine made with texture_thread)."""
+        if self.texture is not None:
+            self.texture.start()
+
+    def stop_workers(self) -> None:
+        if self.texture is not None:
+            self.texture.stop()
 
     # -- the voice allocator ----------------------------------------------------------------------
     def _note_on(self, note: float, hz: float, velocity: float) -> None:
@@ -526,6 +575,8 @@ class Engine:
         self.smoother.step()
         get = self.smoother.value
         self._gate = self.gate.step(get("loudness_db"), get("gate_db"))
+        if self.texture is not None and get("texture_blend") > 0.0:  # grows while heard
+            self.texture.advance(frame, get("texture_rate"), self.frame_rate)
         active = self._step_voices(every_voice)
         self._run_voices(active, frame, self._gate)
         if self.trace is not None:
@@ -630,10 +681,13 @@ class Engine:
             amps += unmasked
         else:
             amps[:] = out.harmonic_amps
+        mags[:] = out.noise_mags
+        texture_blend = get("texture_blend")
+        if self.texture is not None and texture_blend > 0.0:
+            self._blend_texture(frame, n, texture_blend, f0_in[:n], loud_in[:n])
         for i in range(n):
             gains[i, 0] = gains32[i, 0] = gain_all * levels[i]
         amps *= gains32
-        mags[:] = out.noise_mags
         mags *= gains
         mags *= noise_gain
         for i, voice in enumerate(voices):
@@ -643,6 +697,22 @@ class Engine:
             voice.mask[0] = out.mask[i]
             if not (full_timbre or shared):  # kept for when growth is on (or per voice)
                 voice.nca_state[0] = out.nca_state[i]
+
+    def _blend_texture(
+        self, frame: int, n: int, blend: float, f0_hz: np.ndarray, loudness_db: np.ndarray
+    ) -> None:
+        """Mix the texture's controls at this frame (the same pitch and loudness inputs as the
+        graph's) into the frame's rows: (1 - blend) x the plain timbre + blend x the texture."""
+        assert self.texture is not None
+        texture_amps, texture_mags = self.texture.controls(frame, f0_hz, loudness_db)
+        amps, mags = self._amps_batch[:n], self._mags_batch[:n]
+        scaled_amps, scaled_mags = self._blend_batch[:n], self._texture_mags[:n]
+        amps *= np.float32(1.0 - blend)
+        np.multiply(texture_amps, np.float32(blend), out=scaled_amps)
+        amps += scaled_amps
+        mags *= 1.0 - blend
+        np.multiply(texture_mags, blend, out=scaled_mags)
+        mags += scaled_mags
 
     # -- one segment ------------------------------------------------------------------------------
     def _queue_noise(self, computed: list[Voice], *, frame: int, offset: int) -> None:

@@ -335,7 +335,19 @@ def status_line(engine: Any, player: Any, server: Any, rate: float) -> str:
         f"{engine.smoother.value('loudness_db'):6.1f} dB | timbre {engine.timbre_name} | "
         f"growth {engine.growth}, blend {engine.smoother.value('mask_blend'):.2f}, NCA step "
         f"{engine.nca_step_count} @ {engine.smoother.value('nca_rate'):.1f}/s | "
-        f"OSC {rate:5.0f} msg/s, {server.rejected_total} rejected"
+        f"{texture_status(engine)}OSC {rate:5.0f} msg/s, {server.rejected_total} rejected"
+    )
+
+
+def texture_status(engine: Any) -> str:
+    """The texture NCA's part of the status line ("" for a model without one)."""
+    texture = engine.texture
+    if texture is None:
+        return ""
+    late = f", {texture.late} late" if texture.late else ""
+    return (
+        f"texture {engine.smoother.value('texture_blend'):.2f}, step {texture.steps} @ "
+        f"{engine.smoother.value('texture_rate'):.1f}/s{late} | "
     )
 
 
@@ -401,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if jack_stream is not None:
             check_jack(args, jack_stream)
-        engine = Engine(model, sample_rate=rate, seed=args.seed, voices=voices)
+        engine = Engine(model, sample_rate=rate, seed=args.seed, voices=voices, texture_thread=True)
         if args.timbre is not None and args.timbre not in engine.presets:
             raise ParameterError(
                 f"unknown timbre {args.timbre!r}; presets: {', '.join(engine.presets)}"

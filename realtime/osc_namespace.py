@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from core.errors import GrowError, ParameterError
 from realtime.commands import (
+    MAX_HARMONIC,
     Command,
     MorphTimbre,
     NcaPerturb,
@@ -25,6 +26,8 @@ from realtime.commands import (
     SelectTimbre,
     SetGrowth,
     SetParam,
+    TexturePerturb,
+    TextureReset,
 )
 from realtime.osc_wire import OscArg
 from realtime.params import SPECS
@@ -156,6 +159,21 @@ def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) 
     return NcaPerturb(clamp(number(args, 0, "fraction"), 0.0, 1.0))
 
 
+def texture_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
+    arity(args, 2, 4)
+    if len(args) == 3:
+        raise OscValueError("takes the loop range alone, or with a harmonic range low, high")
+    start = clamp(number(args, 0, "start"), 0.0, 1.0)
+    end = clamp(number(args, 1, "end"), 0.0, 1.0)
+    if len(args) == 2:
+        return TexturePerturb(start, end)
+    low, high = number(args, 2, "low"), number(args, 3, "high")
+    if low != int(low) or high != int(high):
+        raise OscValueError(f"harmonics {low:g}, {high:g} must be whole numbers")
+    low, high = clamp(low, 1, MAX_HARMONIC), clamp(high, 1, MAX_HARMONIC)
+    return TexturePerturb(start, end, int(min(low, high)), int(max(low, high)))
+
+
 STATUS_ADDRESS = "/grow/status"
 STATUS_FIELDS = (  # the reply's arguments, in order (realtime.live_cli.status_values)
     ("f time_s", "seconds played"),
@@ -216,6 +234,22 @@ ROUTES = {
             "off (full timbre), free (each voice grows while it sounds), per-note (each note "
             "after silence grows from its fundamental) or shared (one mask for every voice)",
             growth,
+        ),
+        parameter_route("/grow/texture/blend", "texture_blend", "f 0..1"),
+        parameter_route("/grow/texture/rate", "texture_rate", "f steps_per_s"),
+        Route(
+            "/grow/texture/reset",
+            "[f button]",
+            "reseed the texture NCA: it grows again from the fundamental",
+            trigger(TextureReset),
+        ),
+        Route(
+            "/grow/texture/perturb",
+            "f start, f end [i low, i high]",
+            "damage the texture's grid from start to end of its loop (0..1; wraps when end <= "
+            "start), harmonics low..high (1 = the fundamental; without them every cell, the "
+            "noise bands too); it regrows",
+            texture_perturb,
         ),
         parameter_route("/grow/gate", "gate_db", "f db"),
         parameter_route("/grow/effect/pitch_shift", "pitch_shift", "f semitones"),

@@ -334,6 +334,7 @@ class LivePlayer:
         gc.freeze()  # what exists now is never scanned again: collections stay short
         for recorder in self.recorders:
             recorder.start()  # (opens its file here: an error names it before any sound)
+        self.engine.start_workers()  # the texture NCA's steps, off the audio thread
         if self.ring is not None:
             self._producing = True
             self._producer = threading.Thread(target=self._produce, name="engine", daemon=True)
@@ -341,6 +342,7 @@ class LivePlayer:
         try:
             self.stream.start()
         except BaseException:  # nothing was played: no threads left running, no recordings
+            self.engine.stop_workers()
             self._producing = False
             if self._producer is not None:
                 self._producer.join(timeout=2.0)
@@ -364,6 +366,7 @@ class LivePlayer:
         self._producing = False
         if self._producer is not None:
             self._producer.join(timeout=2.0)
+        self.engine.stop_workers()
         closed = [(r.path, r.close()) for r in self.recorders]
         self.recording_errors = [(path, error) for path, error in closed if error]
 

@@ -12,7 +12,16 @@ import numpy as np
 
 from core.errors import ParameterError
 from core.growth import STRATEGIES, stage_mask
-from realtime.commands import NcaReset, NcaStep, NoteOff, NoteOn, SetMask, SetParam
+from realtime.commands import (
+    Command,
+    NcaReset,
+    NcaStep,
+    NoteOff,
+    NoteOn,
+    SetMask,
+    SetParam,
+    TextureReset,
+)
 from realtime.effect import MAX_BLOCK, EffectChain
 from realtime.engine import Engine
 from realtime.score import Event
@@ -168,3 +177,13 @@ def grow_events(
         events.append(Event(start, 2, NoteOn(note, velocity)))
         events.append(Event(start + max(stage_s - release_s, 0.01), 0, NoteOff()))
     return events, stages * (stage_s + gap_s)
+
+
+def texture_start(rate: float) -> list[Command]:
+    """The texture NCA heard alone and growing from its seed at `rate` steps/s."""
+    return [SetParam("texture_blend", 1.0), SetParam("texture_rate", rate), TextureReset()]
+
+
+def held_note(note: float, seconds: float, *, release_s: float = 0.25) -> list[Event]:
+    """One note held for `seconds` (released `release_s` before the end)."""
+    return [Event(0.0, 2, NoteOn(note, 1.0)), Event(max(seconds - release_s, 0.01), 0, NoteOff())]

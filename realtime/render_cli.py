@@ -4,7 +4,8 @@ Modes: `--grow STRATEGY` (the seeds' discrete grower: one held note per growth s
 `--score FILE` (a JSON note list or a standard MIDI file), `--input AUDIO` (resynthesis / timbre
 transfer: pitch and loudness tracked from a recording with the model's own extractors) and
 `--osc-log FILE` (replay a session recorded by `grow-live --record-osc`, sample for sample).
-Without `--model` the bundled demo model plays.
+`--texture` plays the model's texture NCA growing from its seed: on a held note by itself, or
+under `--input` or `--score`. Without `--model` the bundled demo model plays.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ OPTION_RANGES = {
     "stage_seconds": (0.01, 60.0, "s"),
     "silence": (0.0, 60.0, "s"),
     "grow_steps": (0, 100_000, "steps"),
+    "texture_rate": param_range("texture_rate"),
+    "texture_seconds": (0.1, 600.0, "s"),
     "tail": (0.0, 60.0, "s"),
     "noise": param_range("noise_db"),
     "blocksize": (1, 65536, "samples"),
@@ -65,13 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
         "growth stages (one held note per stage, the seeds' grower), --score plays a JSON note "
         "list or a MIDI file, --input resynthesizes a recording (its pitch and loudness, tracked "
         "with the model's own extractors, played with the model's timbre: timbre transfer), "
-        "--osc-log replays a session recorded by grow-live. Without --model the bundled demo "
-        "model (a flute) plays.",
+        "--osc-log replays a session recorded by grow-live; --texture plays the model's texture "
+        "NCA as it grows from its seed (alone on a held note, or under --input or --score). "
+        "Without --model the bundled demo model (a flute) plays.",
         examples=[
             "grow-render --grow nca --out growth.wav",
             "grow-render --model m.onnx --input phrase.wav --out resynthesis.wav",
             "grow-render --model m.onnx --score song.mid --growth per-note --out song.wav",
             "grow-render --score tune.json --out tune.wav   # JSON: see --score",
+            "grow-render --model m.onnx --texture --out texture.wav",
         ],
         outputs="the WAV file given by --out (written atomically; --png adds a picture)",
         next_step="listen to it; play the model live with grow-live --model m.onnx",
@@ -79,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="artifact from grow-export (default: demo model)")
     p.add_argument("--out", type=Path, required=True, help="WAV file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    mode = p.add_mutually_exclusive_group(required=True)
+    mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--grow",
         choices=STRATEGIES,
@@ -111,8 +116,29 @@ def build_parser() -> argparse.ArgumentParser:
     grow.add_argument("--stages", type=int, default=32, help="growth stages (held notes)")
     grow.add_argument("--stage-seconds", type=float, default=0.5, help="length of each stage")
     grow.add_argument("--silence", type=float, default=0.2, help="seconds between stages")
-    grow.add_argument("--note", type=float, default=69.0, help="MIDI note (float = microtonal)")
+    grow.add_argument(
+        "--note",
+        type=float,
+        help="MIDI note (float = microtonal; default 69, with --texture the pitch it learned)",
+    )
     grow.add_argument("--grow-steps", type=int, default=64, help="NCA steps taken over all stages")
+    texture = p.add_argument_group("--texture")
+    texture.add_argument(
+        "--texture",
+        action="store_true",
+        help="play the model's texture NCA (grow-train --phase texture) growing from its seed",
+    )
+    texture.add_argument(
+        "--texture-rate",
+        type=float,
+        default=SPECS["texture_rate"].default,
+        help="its growth, steps/s",
+    )
+    texture.add_argument(
+        "--texture-seconds",
+        type=float,
+        help="length of the held note (default: its growth's steps at the rate, then two loops)",
+    )
     add_growth_and_gate(
         p,
         growth_default=None,
@@ -231,6 +257,40 @@ def voice_count(args: argparse.Namespace, log: ControlLog | None) -> int:
     return 1 if args.grow else DEFAULT_VOICES
 
 
+def check_modes(args: argparse.Namespace) -> None:
+    """One mode, or --texture (alone or with --input or --score); ParameterError otherwise."""
+    if not (args.grow or args.score or args.input or args.osc_log or args.texture):
+        raise ParameterError("give one of --grow, --score, --input, --osc-log or --texture")
+    if args.texture and (args.grow or args.osc_log):
+        given = "--grow" if args.grow else "--osc-log"
+        raise ParameterError(f"--texture plays alone or under --input or --score, not with {given}")
+    if not args.texture:
+        for option in ("texture_seconds",):
+            if getattr(args, option) is not None:
+                raise ParameterError(f"--{option.replace('_', '-')} needs --texture")
+
+
+def texture_note(args: argparse.Namespace, meta: ArtifactMetadata) -> tuple[float, float]:
+    """The held note of a --texture render alone: (MIDI note, seconds); by default the pitch
+    the texture learned, long enough to hear its growth and then two loops of it."""
+    import math
+
+    from export.contract import TextureSpec
+
+    if not meta.texture:
+        raise ParameterError(
+            "this model has no texture NCA: train one (grow-train --out RUN --resume --phase "
+            "texture), then export the run again"
+        )
+    spec = TextureSpec.of(meta)
+    hz = float(spec.metrics.get("held_note_hz") or 440.0)
+    note = args.note if args.note is not None else 69.0 + 12.0 * math.log2(hz / 440.0)
+    loop_s = spec.control_frames / meta.frame_rate
+    growth_s = spec.steps / max(args.texture_rate, 1e-3)
+    seconds = args.texture_seconds or min(growth_s, 300.0) + 2 * loop_s
+    return note, seconds
+
+
 def run(args: argparse.Namespace) -> int:
     import warnings
 
@@ -246,12 +306,13 @@ def run(args: argparse.Namespace) -> int:
     from realtime.gate import HYSTERESIS_DB
     from realtime.midi_file import parse_midi_file
     from realtime.model import load_model
-    from realtime.render import grow_events, render
+    from realtime.render import grow_events, held_note, render, texture_start
     from realtime.render_picture import require_matplotlib
     from realtime.score import MAX_SECONDS, Event, parse_json_score
     from realtime.timbre_encoder import encode_timbre, has_encoder
 
     check_ranges(args, OPTION_RANGES)
+    check_modes(args)
     check_output(args.out, option="--out", suffixes=(".wav",), force=args.force)
     if args.png is not None:
         check_output(args.png, option="--png", suffixes=(".png",), force=args.force)
@@ -286,6 +347,11 @@ def run(args: argparse.Namespace) -> int:
         timbre=z,
         voices=voices,
     )
+    if args.texture:
+        texture_note(args, model.meta)  # refused here unless the model has a texture
+        for command in texture_start(args.texture_rate):
+            engine.apply(command)
+        engine.smoother.jump("texture_blend")
     if log is None:  # a replayed session carries its own settings
         engine.params.set("loudness_db", args.loudness)
         engine.params.set("gain_db", args.gain)
@@ -315,9 +381,12 @@ def run(args: argparse.Namespace) -> int:
             stages=args.stages,
             stage_s=args.stage_seconds,
             gap_s=args.silence,
-            note=args.note,
+            note=69.0 if args.note is None else args.note,
             grow_steps=args.grow_steps,
         )
+    elif args.texture and not (args.input or args.score):
+        note, seconds = texture_note(args, model.meta)
+        events = held_note(note, seconds)
     elif features is not None:
         events, seconds = resynthesis_events(args, engine, features)
     elif streaming:

@@ -57,4 +57,4 @@ def feature_cache_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     return {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONUNBUFFERED": "1"}
 
 
-from tests.export_fixtures import exported  # noqa: E402,F401  (shared by export and realtime tests)
+from tests.export_fixtures import exported, exported_texture  # noqa: E402,F401  (shared by export and realtime tests)

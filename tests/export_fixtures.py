@@ -12,6 +12,7 @@ from core.atomic import write_json
 from trainer.checkpoint import save_checkpoint
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.nca import HarmonicNCA, NCAConfig
+from trainer.models.texture_nca import TextureConfig, TextureNCA
 from trainer.run_dir import RunDir
 
 
@@ -62,6 +63,48 @@ def make_run(root: Path, *, seed: int = 0, level: str = "loudness") -> RunDir:
     )
     write_json(run.metrics, {"steps": 10, "validation": {}})
     return run
+
+
+def add_texture(run: RunDir, *, frames: int = 10, frame_stride: int = 4, seed: int = 0) -> None:
+    """Give the run a texture NCA with random (growing) weights, as --phase texture would: its
+    settings in config.json, texture.pt and texture_metrics.json."""
+    torch.manual_seed(seed)
+    config = json.loads(run.config.read_text())
+    texture_config = TextureConfig(
+        frames=frames,
+        frame_stride=frame_stride,
+        harmonic_cells=40,
+        noise_cells=16,
+        n_harmonics=config["model"]["n_harmonics"],
+        n_noise_bands=config["model"]["n_noise_bands"],
+    )
+    texture = TextureNCA(texture_config)
+    with torch.no_grad():
+        for p in texture.rule.parameters():
+            p.normal_(0, 0.05)
+    write_json(run.config, {**config, "texture": texture_config.to_dict()})
+    save_checkpoint(run.texture_checkpoint, {"texture": texture.state_dict()})
+    write_json(run.texture_metrics, {"held_note_hz": 330.0, "distance_ratio": 1.1, "steps": 5})
+
+
+def export_run(run: RunDir, target: Path) -> Path:
+    """Export the run's models (its texture too, when it has one) to `target`, unverified."""
+    from export.onnx_export import build_metadata, export_onnx, load_run, load_texture
+    from export.step_graph import StepGraph
+
+    ddsp, nca, config = load_run(run)
+    meta = build_metadata(run, ddsp, nca, config, texture=load_texture(run, config))
+    export_onnx(StepGraph(ddsp, nca), meta, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def exported_texture(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, Path]:
+    """A run with a texture NCA and its artifact (exported once per test session)."""
+    root = tmp_path_factory.mktemp("export-texture")
+    run = make_run(root / "run")
+    add_texture(run)
+    return run, export_run(run, root / "t.onnx")
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """`grow-train AUDIO_OR_DIR... --out RUN_DIR`: learn an instrument's timbre, then learn to grow it.
 
 Phase 1 (`ddsp`) trains the DDSP model; phase 2 (`nca`) trains the harmonic NCA with the DDSP
-model frozen; `--phase all` (default) runs both. Both phases are resumable. Errors the user can fix
-are printed as one line (no traceback) with exit code 2; a run stopped by Ctrl-C or SIGTERM saves
-its checkpoint and exits with 130; `--resume` continues it.
+model frozen; `--phase all` (default) runs both. `--phase texture`, on a run whose DDSP model is
+trained, trains the texture NCA (trainer/texture_phase.py). Every phase is resumable. Errors the
+user can fix are printed as one line (no traceback) with exit code 2; a run stopped by Ctrl-C or
+SIGTERM saves its checkpoint and exits with 130; `--resume` continues it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.cli_help import command_parser
 from core.errors import ParameterError, TrainingError, run_cli
 from core.features import F0_TRACKERS, silence_features
 from trainer.models.presets import LEVEL_MODES, PRESETS
+from trainer.texture_phase import add_texture_options, texture_phase, texture_settings
 
 if TYPE_CHECKING:
     import torch
@@ -99,17 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
         "harmonic amplitudes and filtered-noise bands from pitch, loudness and a timbre vector, "
         "through a differentiable harmonic + noise synth and a multi-scale spectral loss); "
         "phase 2 (nca) freezes it and trains a neural cellular automaton that grows the "
-        "harmonic mask from the fundamental into the full timbre. --phase all runs both. "
+        "harmonic mask from the fundamental into the full timbre. --phase all runs both; "
+        "--phase texture then grows a looping spectro-temporal texture of the recording. "
         "Trains on CUDA when present, else on the CPU. Both phases checkpoint atomically and "
         "resume exactly (--resume) after Ctrl-C, a crash or kill -9.",
         examples=[
             "grow-train --example --out run --minutes 4       # the bundled flute",
             "grow-train takes/*.wav --out violin --minutes 30",
             "grow-train --out violin --resume --steps 20000  # continue a run",
+            "grow-train --out violin --resume --phase texture --texture-minutes 30",
         ],
         outputs="RUN_DIR: config.json, checkpoint.pt, nca.pt, metrics.json, train.log, "
         "val_*.wav (the validation slice and its reconstruction), growth_preview_*.wav, "
-        "loss_curve.png, spectrogram.png, growth_heatmap.png",
+        "loss_curve.png, spectrogram.png, growth_heatmap.png; with --phase texture: texture.pt, "
+        "texture_metrics.json, texture_growth.png, texture_loss_curve.png, texture_*.wav",
         next_step="grow-export RUN_DIR --out model.onnx, then grow-render or grow-live",
     )
     p.add_argument("inputs", nargs="*", help="audio files or folders (searched recursively)")
@@ -117,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--example", action="store_true", help="add the bundled flute recording")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
-        "--phase", choices=["ddsp", "nca", "all"], default="all", help="which phase(s) to train"
+        "--phase",
+        choices=["ddsp", "nca", "all", "texture"],
+        default="all",
+        help="which phase(s) to train (all: ddsp and nca)",
     )
     budget = p.add_argument_group("budget")
     budget.add_argument("--steps", type=int, help=f"DDSP steps in all (default: {DEFAULT_STEPS})")
@@ -172,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     nca.add_argument(
         "--fire-rate", type=float, default=0.5, help="chance that a cell updates in a step"
     )
+    add_texture_options(p)
     feats = p.add_argument_group("features")
     feats.add_argument(
         "--f0-tracker",
@@ -375,8 +384,10 @@ def open_session(args: argparse.Namespace, dist: DistInfo, device: torch.device)
                 level=args.level,
             )
         )
-    if args.phase != "ddsp":
+    if args.phase in ("nca", "all"):
         nca_settings(args, stored or {}, trial_model, train_config)
+    if args.phase == "texture":
+        texture_settings(args, stored or {}, trial_model, feature_config.frame_rate)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     if dist.enabled and not dist.is_main:
         torch.distributed.barrier()  # let rank 0 fill the feature cache first
@@ -706,7 +717,13 @@ def next_steps(run: RunDir, phase: str) -> str:
         f"done. In {run.root}: listen to {' and '.join(listen)} (the held-out slice and the "
         f"model's reconstruction of it); pictures: loss_curve.png, spectrogram.png"
     ]
-    if phase != "ddsp":
+    if phase == "texture":
+        lines.append(
+            "  texture: texture_step_*.wav (its growth), texture_held.wav (a held note looping "
+            "it), texture_target.wav, texture_growth.png, texture_metrics.json"
+        )
+        lines.append(f"next: grow-export {run.root} --out model.onnx")
+    elif phase != "ddsp":
         lines.append("  growth: growth_preview_nca.wav, growth_continuous.wav, growth_heatmap.png")
         lines.append(f"next: grow-export {run.root} --out model.onnx")
     else:
@@ -737,8 +754,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             model = DDSPAutoencoder(session.model_config)
         if not dist.is_main:
-            return 0  # the NCA is small: rank 0 trains it alone
-        code = nca_phase(session, model)
+            return 0  # the NCAs are small: rank 0 trains them alone
+        if args.phase == "texture":
+            code = texture_phase(session, model)
+        else:
+            code = nca_phase(session, model)
         if code == 0:
             session.log(next_steps(session.run, args.phase))
         return code

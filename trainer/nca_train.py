@@ -18,17 +18,14 @@ import numpy as np
 import torch
 
 from core.errors import ParameterError
-from core.version import __version__
-from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.dataset import SegmentDataset
 from trainer.guard import NonFiniteGuard
 from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.nca import HarmonicNCA
 from trainer.nca import draw_fire
-from trainer.progress import Progress
+from trainer.pool_trainer import PoolTrainer
 from trainer.run_dir import RunDir
-from trainer.step_loop import BudgetedSteps, LoopState
 from trainer.train import DEFAULT_FFT_SIZES, to_tensors
 
 
@@ -107,8 +104,10 @@ def damage(
     return state * keep.to(state.device)
 
 
-class NCATrainer:
+class NCATrainer(PoolTrainer):
     """Trains a HarmonicNCA against a frozen DDSPAutoencoder; writes nca.pt in the run."""
+
+    name = "nca"
 
     def __init__(
         self,
@@ -121,60 +120,28 @@ class NCATrainer:
         device: torch.device,
         log: Any,
     ) -> None:
-        self.nca = nca.to(device)
+        super().__init__(
+            nca.to(device),
+            nca.config.to_dict(),
+            nca.seed(config.pool_size).to(device),  # [pool, C, K]
+            run.nca_checkpoint,
+            steps=config.steps,
+            learning_rate=config.learning_rate,
+            lr_decay_rate=config.lr_decay_rate,
+            lr_decay_steps=config.lr_decay_steps,
+            checkpoint_every=config.checkpoint_every,
+            rng=np.random.default_rng([config.seed, 2]),
+            generator=torch.Generator().manual_seed(config.seed),
+            log=log,
+        )
+        self.nca = nca
         self.ddsp = ddsp.to(device).eval()
         for p in self.ddsp.parameters():
             p.requires_grad_(False)
         self.dataset = dataset
         self.config = config
-        self.run = run
         self.device = device
-        self.log = log
-        self.state = LoopState()
-        self.optimizer = torch.optim.Adam(nca.parameters(), lr=config.learning_rate)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: config.lr_decay_rate ** (s / config.lr_decay_steps)
-        )
-        self.rng = np.random.default_rng([config.seed, 2])
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.pool = nca.seed(config.pool_size).detach()  # [pool, C, K]
-        self.pool_loss = np.full(config.pool_size, np.inf)
-        self._saved_step = -1
 
-    # -- checkpoints -------------------------------------------------------------------------
-    def checkpoint_state(self) -> dict[str, Any]:
-        return {
-            "nca": self.nca.state_dict(),
-            "nca_config": self.nca.config.to_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "train_state": dataclasses.asdict(self.state),
-            "pool": self.pool.cpu(),
-            "pool_loss": torch.from_numpy(self.pool_loss),
-            "numpy_rng": self.rng.bit_generator.state,
-            "torch_generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "version": __version__,
-        }
-
-    def save(self) -> None:
-        save_checkpoint(self.run.nca_checkpoint, self.checkpoint_state())
-        self._saved_step = self.state.step
-
-    def resume(self) -> None:
-        state = load_checkpoint(self.run.nca_checkpoint)
-        self.nca.load_state_dict(state["nca"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.state = LoopState(**state["train_state"])
-        self.pool = state["pool"].to(self.device)
-        self.pool_loss = state["pool_loss"].numpy().copy()
-        self.rng.bit_generator.state = state["numpy_rng"]
-        self.generator.set_state(state["torch_generator"])
-        torch.set_rng_state(state["torch_rng"])
-        self._saved_step = self.state.step
-
-    # -- one step ------------------------------------------------------------------------------
     def sample_pool(self) -> tuple[np.ndarray, torch.Tensor]:
         """Indices into the pool and their states: the worst reseeded, the best damaged."""
         cfg = self.config
@@ -220,38 +187,7 @@ class NCATrainer:
         loss = (
             per_item.mean() + cfg.overflow_weight * overflow + cfg.peak_weight * peak_penalty(mask)
         )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.nca.parameters(), cfg.grad_clip)
-        loss_value = float(loss.detach())
-        if not guard.ok(loss_value, float(norm)):
-            self.optimizer.zero_grad(set_to_none=True)
-            return math.nan
-        self.optimizer.step()
-        self.scheduler.step()
-        self.pool[torch.from_numpy(index)] = states.detach()
-        self.pool_loss[index] = per_item.detach().cpu().numpy()
+        loss_value = self.optimize(loss, guard, cfg.grad_clip)
+        if not math.isnan(loss_value):
+            self.keep(index, states, per_item)
         return loss_value
-
-    # -- the loop ------------------------------------------------------------------------------
-    def fit(self, *, minutes: float | None, progress: bool) -> str:
-        """Train until the step or time budget or a stop signal; 'steps', 'minutes' or 'signal'."""
-        cfg = self.config
-        guard = NonFiniteGuard(skipped=self.state.skipped_steps)
-        loop = BudgetedSteps(steps=cfg.steps, minutes=minutes)
-        bar = Progress(
-            "nca",
-            total_steps=cfg.steps,
-            initial_step=self.state.step,
-            minutes=minutes,
-            enabled=progress,
-        )
-        for loss in loop.run(self.state, self.train_step, guard):
-            bar.update(self.state.step, loss=f"{loss:.3f}")
-            if self.state.step % cfg.checkpoint_every == 0:
-                self.save()
-                self.log(f"nca: step {self.state.step}: loss {loss:.4f}")
-        bar.close()
-        if self.state.step != self._saved_step:
-            self.save()
-        return loop.reason

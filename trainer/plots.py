@@ -118,3 +118,42 @@ def plot_growth_heatmap(growth: np.ndarray, regrowth: np.ndarray, *, target: Pat
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def plot_texture_growth(
+    grids: Sequence[tuple[int, np.ndarray]], *, harmonic_cells: int, seconds: float, target: Path
+) -> None:
+    """The texture's level (channel 0) at some steps: one panel per (step, grid [T, F]), time
+    across, the harmonic strip below the wall (a white line) and the noise strip above it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 3
+    rows = -(-len(grids) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, layout="constrained"
+    )
+    image = None
+    for ax, (step, grid) in zip(axes.flat, grids, strict=False):
+        image = ax.imshow(
+            grid.T,
+            origin="lower",
+            aspect="auto",
+            vmin=0,
+            vmax=max(1.0, float(grid.max())),
+            cmap="viridis",
+            extent=(0.0, seconds, -0.5, grid.shape[1] - 0.5),
+        )
+        ax.axhline(harmonic_cells, color="white", lw=0.8)
+        ax.set_title(f"step {step}")
+        ax.set_xlabel("loop time (s)")
+        ax.set_ylabel(f"harmonic 1..{harmonic_cells} | noise")
+    for ax in list(axes.flat)[len(grids) :]:
+        ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, label="cell level (channel 0)")
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

@@ -39,6 +39,27 @@ class RunDir:
         return self.root / "growth_continuous.wav"
 
     @property
+    def texture_checkpoint(self) -> Path:
+        return self.root / "texture.pt"
+
+    @property
+    def texture_metrics(self) -> Path:
+        return self.root / "texture_metrics.json"
+
+    @property
+    def texture_growth(self) -> Path:
+        """texture_growth.png: the grid at the report's steps, time x cell."""
+        return self.root / "texture_growth.png"
+
+    @property
+    def texture_loss_curve(self) -> Path:
+        return self.root / "texture_loss_curve.png"
+
+    def texture_wav(self, name: str) -> Path:
+        """texture_{name}.wav: the texture's audio (at a step, held) or the target stretch."""
+        return self.root / f"texture_{name}.wav"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
 

@@ -1,17 +1,26 @@
 """Texture NCA as pure functions: a 2-D automaton over DDSP control frames (issue 14, part 1).
 
-The state S has C channels over a grid of T control frames by F frequency cells:
+The state S has C channels over a grid of T texture frames by F frequency cells:
 [batch, C, T, F]. The frequency axis holds two strips separated by one dead cell (the wall):
 
-    cells 0 .. K - 1           one per harmonic (k + 1) f0
-    cell K                     the wall: always zero
-    cells K + 1 .. K + B       one per noise band, 0 Hz to the training Nyquist
+    cells 0 .. K' - 1          one per harmonic (k + 1) f0, up to the highest the recording made
+                               audible (K' <= the synth's K; the harmonics above stay silent)
+    cell K'                    the wall: always zero
+    cells K' + 1 .. K' + B'    the noise envelope, B' points from 0 Hz to the training Nyquist,
+                               read out linearly interpolated onto the synth's B noise bands
 
 so the grid reads as the two halves of the synth's controls for each frame, and no rule mixes a
 harmonic with a noise band directly (each strip sees zeros beyond its ends: a zero boundary in
 frequency). Time is circular: frame T - 1 neighbours frame 0, so a grown texture loops without a
 seam. Channel 0 is each cell's level (read as the harmonic distribution or the noise band's
-magnitude, `read_controls`; `texture_controls` scales them to a loudness) and its aliveness.
+magnitude on a dB-like scale, `cell_amplitude`; `texture_controls` scales them to a loudness)
+and its aliveness.
+
+A texture frame spans `frame_stride` control frames: the synth's controls are read between two
+texture frames by linear interpolation (`stretch_frames`, circular like the grid), so a 2 s loop
+at 100 control frames/s is 50 texture frames of 40 ms at stride 4. Timbre moves slower than pitch
+and loudness (which the player or the recording gives, frame by frame), and the rule's cost grows
+with the cells: stride 4 makes training 4 times cheaper than a cell per control frame.
 
 One step, as the seeds' textured NCA: perceive every channel with four 3x3 kernels (identity,
 Sobel along time, Sobel along frequency, Laplacian), compute an update with the rule (1x1
@@ -33,6 +42,7 @@ from trainer.dsp import nyquist_mask
 from trainer.level import controls_mean_square, gain_to_loudness
 
 ALIVE_THRESHOLD = 0.1
+LEVEL_RANGE_DB = 60.0  # a cell's level 0..1 spans this many dB (`cell_amplitude`)
 N_KERNELS = 4  # identity, Sobel (time), Sobel (frequency), Laplacian
 
 # [dt, df] kernels, rows the previous, this and the next frame, columns the cell below, the cell
@@ -46,17 +56,17 @@ _KERNELS = (
 _SCALES = (1.0, 1.0 / 8.0, 1.0 / 8.0, 1.0 / 16.0)
 
 
-def grid_width(n_harmonics: int, n_noise_bands: int) -> int:
+def grid_width(harmonic_cells: int, noise_cells: int) -> int:
     """F: the harmonic strip, the wall, the noise strip."""
-    return n_harmonics + 1 + n_noise_bands
+    return harmonic_cells + 1 + noise_cells
 
 
 def wall_mask(
-    n_harmonics: int, n_noise_bands: int, *, device: torch.device | None = None
+    harmonic_cells: int, noise_cells: int, *, device: torch.device | None = None
 ) -> torch.Tensor:
     """[1, 1, 1, F] float: 1 on both strips, 0 at the wall cell."""
-    mask = torch.ones(1, 1, 1, grid_width(n_harmonics, n_noise_bands), device=device)
-    mask[..., n_harmonics] = 0.0
+    mask = torch.ones(1, 1, 1, grid_width(harmonic_cells, noise_cells), device=device)
+    mask[..., harmonic_cells] = 0.0
     return mask
 
 
@@ -96,13 +106,13 @@ def texture_step(
 
 
 def seed_state(
-    batch: int, channels: int, frames: int, n_harmonics: int, n_noise_bands: int
+    batch: int, channels: int, frames: int, harmonic_cells: int, noise_cells: int
 ) -> torch.Tensor:
     """The seed: at every frame the fundamental (harmonic cell 0) and the lowest noise band
     alive, all channels 1; the rest empty. Each strip grows upwards from its first cell."""
-    state = torch.zeros(batch, channels, frames, grid_width(n_harmonics, n_noise_bands))
+    state = torch.zeros(batch, channels, frames, grid_width(harmonic_cells, noise_cells))
     state[..., 0] = 1.0
-    state[..., n_harmonics + 1] = 1.0
+    state[..., harmonic_cells + 1] = 1.0
     return state
 
 
@@ -118,11 +128,53 @@ def draw_fire(
     return (torch.rand(batch, 1, frames, width, generator=generator) < rate).float()
 
 
-def read_controls(state: torch.Tensor, n_harmonics: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Channel 0, clamped to >= 0, as the synth's two halves: (harmonic distribution
-    [batch, T, K], noise band magnitudes [batch, T, B]); the level is applied by the caller."""
-    level = state[:, 0].clamp(min=0.0)  # [batch, T, F]
-    return level[..., :n_harmonics], level[..., n_harmonics + 1 :]
+def stretch_frames(level: torch.Tensor, stride: int) -> torch.Tensor:
+    """Texture frames [batch, T, F] -> control frames [batch, T * stride, F]: control frame j
+    lies at texture position j / stride, linearly between its two texture frames (frame T - 1
+    and frame 0 for the last ones: the loop's seam is as smooth as any other step)."""
+    if stride == 1:
+        return level
+    batch, frames, width = level.shape
+    weight = torch.arange(stride, dtype=level.dtype, device=level.device) / stride
+    weight = weight[None, None, :, None]  # [1, 1, stride, 1]
+    following = torch.roll(level, -1, dims=1)
+    stretched = level[:, :, None] * (1.0 - weight) + following[:, :, None] * weight
+    return stretched.reshape(batch, frames * stride, width)
+
+
+def cell_amplitude(level: torch.Tensor) -> torch.Tensor:
+    """A cell's level (channel 0, >= 0) -> its linear amplitude: level x 10^(R (level - 1) / 20)
+    with R = LEVEL_RANGE_DB, so that 1 is full scale, 0.5 -36 dB, the alive threshold 0.1 -74 dB
+    and 0 silence. A timbre's partials and noise bands span 60 dB and more; read linearly, the
+    cells that make its quiet part would sit below the alive threshold and die."""
+    return level * torch.pow(10.0, LEVEL_RANGE_DB / 20.0 * (level - 1.0))
+
+
+def read_controls(
+    state: torch.Tensor, harmonic_cells: int, *, frame_stride: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel 0, clamped to >= 0, at the control frames (`stretch_frames`), as amplitudes
+    (`cell_amplitude`) of the two strips: (harmonic weights [batch, T * stride, K'], noise
+    envelope [batch, T * stride, B']); the loudness is applied by the caller."""
+    level = stretch_frames(state[:, 0].clamp(min=0.0), frame_stride)  # [batch, T', F]
+    amplitude = cell_amplitude(level)
+    return amplitude[..., :harmonic_cells], amplitude[..., harmonic_cells + 1 :]
+
+
+def noise_spread(noise_cells: int, n_bands: int) -> torch.Tensor:
+    """[B', B] linear interpolation from the noise strip's B' points (evenly from the first band
+    to the last) onto the synth's B bands; the identity when B' = B."""
+    position = torch.linspace(0.0, noise_cells - 1.0, n_bands, dtype=torch.float64)
+    below = position.floor().clamp(max=noise_cells - 2).long() if noise_cells > 1 else None
+    spread = torch.zeros(noise_cells, n_bands, dtype=torch.float64)
+    if below is None:
+        spread[0] = 1.0
+        return spread.float()
+    weight = position - below
+    bands = torch.arange(n_bands)
+    spread[below, bands] = 1.0 - weight
+    spread[below + 1, bands] += weight
+    return spread.float()
 
 
 def texture_controls(
@@ -130,16 +182,24 @@ def texture_controls(
     f0_hz: torch.Tensor,
     loudness_db: torch.Tensor,
     *,
+    harmonic_cells: int,
     n_harmonics: int,
     sample_rate: int,
     noise_gram: torch.Tensor,
+    frame_stride: int = 1,
 ) -> Controls:
-    """The synth's controls for a grown grid played at f0_hz and loudness_db [batch, T] (a
-    recording's, or a held note's): the harmonic strip, zero above Nyquist, normalised to the
-    harmonic distribution; the noise strip as the band magnitudes; both scaled together so that
-    each frame's A-weighted level is loudness_db (trainer/level.py, as a loudness-level DDSP
-    model). The texture sets the timbre and how it moves; the player sets pitch and level."""
-    harmonic, noise_mags = read_controls(state, n_harmonics)  # [batch, T, K], [batch, T, B]
+    """The synth's controls (K harmonics, B noise bands: noise_gram is [B, B]) for a grown grid
+    [batch, C, T, F] played at f0_hz and loudness_db [batch, T * frame_stride] (a recording's,
+    or a held note's): the harmonic strip as the first K' harmonics (the rest silent: the texture
+    learned nothing of harmonics its recording never made audible), zero above Nyquist,
+    normalised to the harmonic distribution; the noise strip spread onto the B bands
+    (`noise_spread`) as their magnitudes; both scaled together so that each frame's A-weighted
+    level is loudness_db (trainer/level.py, as a loudness-level DDSP model). The texture sets
+    the timbre and how it moves; the player sets pitch and level."""
+    harmonic, noise_envelope = read_controls(state, harmonic_cells, frame_stride=frame_stride)
+    harmonic = F.pad(harmonic, (0, n_harmonics - harmonic_cells))  # [batch, T', K]
+    spread = noise_spread(noise_envelope.shape[-1], noise_gram.shape[0]).to(noise_envelope)
+    noise_mags = noise_envelope @ spread  # [batch, T', B]
     weights = harmonic * nyquist_mask(f0_hz, n_harmonics, sample_rate=sample_rate)
     distribution = normalized(weights)
     mean_square = controls_mean_square(

@@ -378,3 +378,70 @@ def test_a_budget_spent_on_features_says_so_and_resumes(
     )
     assert again.returncode == 0, again.stderr
     assert checkpoint_step(run / "checkpoint.pt") == 3
+
+
+TEXTURE_OUTPUTS = (
+    "texture.pt texture_metrics.json texture_growth.png texture_loss_curve.png "
+    "texture_target.wav texture_ddsp.wav texture_held.wav "
+    + " ".join(f"texture_step_{s:03d}.wav" for s in (0, 8, 16, 32, 64, 96))
+)
+
+
+def test_texture_phase_end_to_end(tmp_path: Path, feature_cache_env: dict[str, str]) -> None:
+    """--phase texture on a trained run: its files and metrics, its settings stored, and resume
+    (nothing to do; then more steps)."""
+    run = tmp_path / "run"
+    env = feature_cache_env
+    first = grow_train("--example", "--out", str(run), "--steps", "2", "--phase", "ddsp", env=env)
+    assert first.returncode == 0, first.stderr
+    args = ("--out", str(run), "--resume", "--phase", "texture", "--texture-seconds", "0.4")
+    done = grow_train(*args, "--texture-steps", "2", env=env, quiet=False)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"texture: \d+ parameters; a 0\.4 s loop of 10 x \d+ cells", done.stderr)
+    assert "texture: distance_texture " in done.stderr and "distance_ratio" in done.stderr
+    assert f"next: grow-export {run} --out model.onnx" in done.stderr
+    for name in TEXTURE_OUTPUTS.split():
+        assert (run / name).stat().st_size > 0, name
+    metrics = json.loads((run / "texture_metrics.json").read_text())
+    assert metrics["steps"] == 2 == checkpoint_step(run / "texture.pt")
+    assert metrics["distance_ratio"] == pytest.approx(
+        metrics["distance_texture"] / metrics["distance_ddsp"]
+    )
+    for key in ("distance_regrown", "distance_damaged", "seam_level_step_db", "steps_to_regrow"):
+        assert key in metrics, key
+    assert len(metrics["distance_curve"]) == 97
+    stored = json.loads((run / "config.json").read_text())
+    assert stored["texture"]["frames"] == 10 and stored["texture"]["frame_stride"] == 4
+    texture = stored["texture"]
+    assert 1 <= texture["harmonic_cells"] <= 64 and texture["noise_cells"] == 16
+    assert stored["texture_stretch"]["frames"] == 40
+    held, sr = sf.read(run / "texture_held.wav")
+    step, _ = sf.read(run / "texture_step_096.wav")
+    assert sr == 24000 and held.shape[0] == 3 * 40 * 240 and step.shape[0] == 40 * 240
+    assert no_temporaries(run)
+
+    again = grow_train(*args, "--texture-steps", "2", env=env)
+    assert again.returncode == 0, again.stderr
+    assert checkpoint_step(run / "texture.pt") == 2
+    more = grow_train(*args, "--texture-steps", "3", env=env)
+    assert more.returncode == 0, more.stderr
+    assert "texture: resumed from step 2" in more.stderr
+    assert json.loads((run / "texture_metrics.json").read_text())["steps"] == 3
+
+
+def test_texture_settings_are_checked_before_anything_is_written(
+    tmp_path: Path, feature_cache_env: dict[str, str]
+) -> None:
+    run = tmp_path / "r"
+    short = grow_train(
+        "--example", "--out", str(run), "--phase", "texture", "--texture-seconds", "0.05",
+        env=feature_cache_env,
+    )  # fmt: skip
+    assert short.returncode == 2
+    assert "--texture-seconds 0.05 makes a loop of 1 texture frames" in short.stderr
+    assert not run.exists()
+    untrained = grow_train(
+        "--example", "--out", str(run), "--phase", "texture", env=feature_cache_env
+    )
+    assert untrained.returncode == 2
+    assert "no DDSP checkpoint; run --phase ddsp (or all) first" in untrained.stderr

@@ -12,11 +12,18 @@ import onnx
 import pytest
 
 from core.features import FeatureConfig
-from export.contract import FORMAT_VERSION, METADATA_KEY, ArtifactError, ArtifactMetadata
+from export.contract import (
+    FORMAT_VERSION,
+    METADATA_KEY,
+    ArtifactError,
+    ArtifactMetadata,
+    TextureSpec,
+)
 from export.onnx_export import build_metadata, load_run
 from export.step_graph import StepGraph
 from export.verify import TOLERANCE, compare
-from tests.export_fixtures import make_run
+from realtime.model import load_model
+from tests.export_fixtures import add_texture, make_run
 from trainer.run_dir import RunDir
 
 BIN = Path(sys.executable).parent
@@ -163,6 +170,7 @@ def test_grow_export_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "model card" in done.stdout and "presets breathy, flute" in done.stdout
     assert "worst relative difference" in done.stdout and "us per frame" in done.stdout
+    assert "texture: none (grow-train --resume --phase texture adds one)" in done.stdout
     assert out.stat().st_size > 100_000
     assert not list(tmp_path.glob(".*"))  # no temporary left behind
     again = subprocess.run(
@@ -202,3 +210,27 @@ def test_grow_export_refuses_a_wrong_output_before_any_work(
         assert main([str(run), "--out", str(tmp_path / "m.onnx"), "--verify-frames", frames]) == 2
         assert f"--verify-frames {frames} must be in 10..100000" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written, nothing created
+
+
+def test_grow_export_embeds_and_verifies_the_texture(tmp_path: Path) -> None:
+    """A run with a texture NCA: both of its graphs are in the one file, checked against torch,
+    and the model card says what it is; the metadata of a file without one has none."""
+    run = make_run(tmp_path / "run", seed=2)
+    add_texture(run)
+    out = tmp_path / "model.onnx"
+    done = subprocess.run(
+        [str(BIN / "grow-export"), str(run.root), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "texture: a 0.4 s loop of 10 x 57 cells, 16 channels, 96 steps" in done.stdout
+    assert "1.10 x the DDSP model's distance" in done.stdout
+    for name in ("texture_state_out", "texture_harmonic_amps", "texture_noise_mags"):
+        assert f"{name} " in done.stdout, name
+    meta = load_model(out).meta
+    assert TextureSpec.of(meta).frames == 10
+    broken = dataclasses.replace(meta, texture={**meta.texture, "seed_cells": [[0.0]]})
+    with pytest.raises(ArtifactError, match="texture seed_cells must be"):
+        broken.check()

@@ -115,7 +115,15 @@ def test_dead_cells_stay_dead_and_unfired_cells_keep_their_state() -> None:
 
 
 def test_the_untrained_nca_leaves_the_seed_as_it_is() -> None:
-    config = TextureConfig(channels=C, hidden=(8, 8), frames=T, n_harmonics=K, n_noise_bands=B)
+    config = TextureConfig(
+        channels=C,
+        hidden=(8, 8),
+        frames=T,
+        harmonic_cells=K,
+        noise_cells=B,
+        n_harmonics=K,
+        n_noise_bands=B,
+    )
     nca = TextureNCA(config)
     seed = nca.seed(2)
     with torch.no_grad():
@@ -131,7 +139,14 @@ def test_a_trained_rule_grows_from_the_seed() -> None:
     """With a rule that adds to every channel and every cell firing, growth spreads one cell per
     step up each strip (and never across the wall)."""
     config = TextureConfig(
-        channels=C, hidden=(8, 8), frames=T, n_harmonics=K, n_noise_bands=B, fire_rate=1.0
+        channels=C,
+        hidden=(8, 8),
+        frames=T,
+        harmonic_cells=K,
+        noise_cells=B,
+        n_harmonics=K,
+        n_noise_bands=B,
+        fire_rate=1.0,
     )
     nca = TextureNCA(config)
     last = nca.rule[-1]
@@ -147,7 +162,16 @@ def test_a_trained_rule_grows_from_the_seed() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [dict(channels=0), dict(frames=2), dict(fire_rate=0.0), dict(steps=0), dict(hidden=(0, 4))],
+    [
+        dict(channels=0),
+        dict(frames=2),
+        dict(fire_rate=0.0),
+        dict(steps=0),
+        dict(hidden=(0, 4)),
+        dict(harmonic_cells=65),
+        dict(noise_cells=0),
+        dict(frame_stride=0),
+    ],
 )
 def test_bad_settings_are_named(bad: dict[str, Any]) -> None:
     with pytest.raises(ParameterError):
@@ -157,21 +181,28 @@ def test_bad_settings_are_named(bad: dict[str, Any]) -> None:
 @pytest.mark.parametrize("f0", [110.0, 440.0])
 def test_a_texture_plays_at_the_loudness_it_is_given(f0: float) -> None:
     """Whatever the grid, the synth's audio from texture_controls reads the loudness given (the
-    features' A-weighted level, steady frames), and nothing sounds above Nyquist."""
+    features' A-weighted level, steady frames), and nothing sounds above Nyquist. The grid is
+    random in every cell of its 15 texture frames, read at 4 control frames each; its 40
+    harmonic cells play harmonics 1..40 of 64, its 8 noise cells spread onto 32 bands."""
     rate, hop, frames, k, b = 24000, 240, 60, 64, 32
+    cells_k, cells_b = 40, 8
     gen = torch.Generator().manual_seed(int(f0))
-    state = torch.rand(1, 4, frames, k + 1 + b, generator=gen) * wall_mask(k, b)
+    state = torch.rand(1, 4, frames // 4, cells_k + 1 + cells_b, generator=gen)
+    state = state * wall_mask(cells_k, cells_b)
     f0_hz = torch.full((1, frames), f0)
     loudness = torch.linspace(-40.0, -12.0, frames)[None]
     controls = texture_controls(
         state,
         f0_hz,
         loudness,
+        frame_stride=4,
+        harmonic_cells=cells_k,
         n_harmonics=k,
         sample_rate=rate,
         noise_gram=noise_gram(b, sample_rate=rate),
     )
     assert not controls.harmonic_amps[..., f0_hz[0, 0] * torch.arange(1, k + 1) >= rate / 2].any()
+    assert not controls.harmonic_amps[..., cells_k:].any()  # harmonics it has no cell for
     harmonic, _ = harmonic_synth(f0_hz, controls.harmonic_amps, sample_rate=rate, hop=hop)
     white = torch.rand(1, frames * hop, generator=gen) * 2 - 1
     audio = harmonic + filtered_noise(controls.noise_mags, white, hop=hop)
@@ -179,3 +210,15 @@ def test_a_texture_plays_at_the_loudness_it_is_given(f0: float) -> None:
     steady = slice(10, frames - 10)
     error = measured[steady] - loudness[0, steady].numpy()
     assert abs(float(error.mean())) < 0.5 and float(abs(error).max()) < 1.5
+
+
+def test_the_noise_envelope_spreads_linearly_onto_the_bands() -> None:
+    from trainer.texture_nca import noise_spread
+
+    assert torch.equal(noise_spread(6, 6), torch.eye(6))
+    spread = noise_spread(4, 10)  # points at bands 0, 3, 6 and 9
+    assert torch.allclose(spread.sum(dim=0), torch.ones(10))
+    envelope = torch.tensor([1.0, 4.0, 4.0, 0.0])
+    assert torch.allclose(
+        envelope @ spread, torch.tensor([1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0, 8 / 3, 4 / 3, 0.0])
+    )

@@ -10,11 +10,13 @@ import torch
 from torch import nn
 
 from core.errors import ParameterError
+from trainer.controls import Controls
 from trainer.texture_nca import (
     N_KERNELS,
     draw_fire,
     grid_width,
     seed_state,
+    texture_controls,
     texture_step,
     wall_mask,
 )
@@ -26,31 +28,51 @@ class TextureConfig:
 
     channels: int = 16  # C: state channels per cell; channel 0 is the level and aliveness
     hidden: tuple[int, int] = (128, 64)  # widths of the rule's two hidden layers
-    frames: int = 200  # T: control frames in the loop (2 s at 100 frames/s)
-    n_harmonics: int = 64  # K cells of the harmonic strip
-    n_noise_bands: int = 64  # B cells of the noise strip
+    frames: int = 50  # T: texture frames in the loop (2 s at 100 control frames/s, stride 4)
+    frame_stride: int = 4  # control frames per texture frame (trainer.texture_nca.stretch_frames)
+    harmonic_cells: int = 64  # K': the harmonics the recording made audible (<= n_harmonics)
+    noise_cells: int = 16  # B': points of the noise envelope, spread onto the B bands
+    n_harmonics: int = 64  # K, the DDSP synth's harmonics
+    n_noise_bands: int = 64  # B, the DDSP synth's noise bands
     fire_rate: float = 0.5  # probability that a cell updates in a step
     steps: int = 96  # growth steps from the seed
 
     def __post_init__(self) -> None:
         if self.channels < 1 or min(self.hidden) < 1:
             raise ParameterError(f"channels={self.channels}, hidden={self.hidden} must be >= 1")
-        if self.frames < 3 or self.n_harmonics < 1 or self.n_noise_bands < 1:
+        if self.frames < 3 or self.harmonic_cells < 1 or self.noise_cells < 1:
             raise ParameterError(
-                f"frames={self.frames} (>= 3), n_harmonics={self.n_harmonics} and "
-                f"n_noise_bands={self.n_noise_bands} (>= 1) make no grid"
+                f"frames={self.frames} (>= 3), harmonic_cells={self.harmonic_cells} and "
+                f"noise_cells={self.noise_cells} (>= 1) make no grid"
+            )
+        if self.harmonic_cells > self.n_harmonics or self.noise_cells > self.n_noise_bands:
+            raise ParameterError(
+                f"{self.harmonic_cells} harmonic and {self.noise_cells} noise cells for a synth "
+                f"of {self.n_harmonics} harmonics and {self.n_noise_bands} noise bands"
             )
         if not 0.0 < self.fire_rate <= 1.0:
             raise ParameterError(f"fire_rate={self.fire_rate} must be in (0, 1]")
-        if self.steps < 1:
-            raise ParameterError(f"steps={self.steps} must be >= 1")
+        if self.steps < 1 or self.frame_stride < 1:
+            raise ParameterError(
+                f"steps={self.steps} and frame_stride={self.frame_stride} must be >= 1"
+            )
 
     @property
     def width(self) -> int:
-        return grid_width(self.n_harmonics, self.n_noise_bands)
+        return grid_width(self.harmonic_cells, self.noise_cells)
+
+    @property
+    def control_frames(self) -> int:
+        """Control frames in one loop."""
+        return self.frames * self.frame_stride
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextureConfig:
+        """The inverse of to_dict (JSON turns the hidden widths into a list)."""
+        return cls(**{**data, "hidden": tuple(data["hidden"])})
 
 
 class TextureNCA(nn.Module):
@@ -74,7 +96,7 @@ class TextureNCA(nn.Module):
         if last.bias is not None:
             nn.init.zeros_(last.bias)
         self.register_buffer(
-            "wall", wall_mask(config.n_harmonics, config.n_noise_bands), persistent=False
+            "wall", wall_mask(config.harmonic_cells, config.noise_cells), persistent=False
         )
 
     def forward(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
@@ -83,9 +105,32 @@ class TextureNCA(nn.Module):
         assert isinstance(wall, torch.Tensor)
         return texture_step(state, fire, self.rule, wall)
 
+    def controls(
+        self,
+        state: torch.Tensor,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        *,
+        sample_rate: int,
+        noise_gram: torch.Tensor,
+    ) -> Controls:
+        """The synth's controls of `state` [batch, C, T, F] played at f0_hz, loudness_db
+        [batch, T * frame_stride] (trainer.texture_nca.texture_controls)."""
+        c = self.config
+        return texture_controls(
+            state,
+            f0_hz,
+            loudness_db,
+            harmonic_cells=c.harmonic_cells,
+            n_harmonics=c.n_harmonics,
+            sample_rate=sample_rate,
+            noise_gram=noise_gram,
+            frame_stride=c.frame_stride,
+        )
+
     def seed(self, batch: int) -> torch.Tensor:
         c = self.config
-        return seed_state(batch, c.channels, c.frames, c.n_harmonics, c.n_noise_bands)
+        return seed_state(batch, c.channels, c.frames, c.harmonic_cells, c.noise_cells)
 
     def grow(
         self, state: torch.Tensor, steps: int, *, generator: torch.Generator | None = None
