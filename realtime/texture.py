@@ -64,16 +64,19 @@ class TextureGrid:
         self._seed_grid = np.broadcast_to(
             np.asarray(spec.seed_cells, np.float32)[None, :, None, :], shape
         ).copy()
-        self.grid = self._seed_grid.copy()  # what the engine reads
-        self._next = np.zeros(shape, np.float32)  # what a step writes
+        # Two grids: the engine reads `grid`, a step writes the other; taking the step swaps them.
+        self._grids = (self._seed_grid.copy(), np.zeros(shape, np.float32))
+        self._current = 0
         self._fire = np.zeros((1, 1, spec.frames, spec.width), np.float32)
+        self._fired = np.zeros(self._fire.shape, bool)
         self._draws = np.zeros(spec.frames * spec.width)
+        self._step_bindings = [self._bind_step(i) for i in (0, 1)]
         self.steps = 0  # steps taken since the seed (or the last reset)
         self.late = 0  # steps a live engine dropped because the worker was late
         self.clock = 0.0  # fractional steps owed at the rate
         self._due_frame: int | None = None  # when the step in flight is to be taken
         self._job = 0  # incremented to hand the worker a step
-        self._done = 0  # set to _job by the worker when the step is in _next
+        self._done = 0  # set to _job by the worker when that step is written
         self._running = False
         self._thread: threading.Thread | None = None
         # The read-out's inputs and outputs, per number of voices (bound once, no allocation).
@@ -85,6 +88,22 @@ class TextureGrid:
         self._mags = np.zeros((max_voices, meta.n_noise_bands), np.float32)
         self._bindings = [self._bind(n) for n in range(1, max_voices + 1)]
         uniform(0, 0, 0, self._draws[:1])  # compiled now, not in the first callback
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The grid being played, [1, C, T, F] float32 (changed in place by reset and perturb)."""
+        return self._grids[self._current]
+
+    def _bind_step(self, source: int) -> Any:
+        """A step from grid `source` into the other one, with `_fire`: nothing allocated."""
+        binding = self._step.io_binding()
+        for name, array, bind in (
+            ("texture_state", self._grids[source], binding.bind_input),
+            ("texture_fire", self._fire, binding.bind_input),
+            ("texture_state_out", self._grids[1 - source], binding.bind_output),
+        ):
+            bind(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        return binding
 
     def _bind(self, n: int) -> Any:
         binding = self._read_out.io_binding()
@@ -124,13 +143,11 @@ class TextureGrid:
                 time.sleep(POLL_SECONDS)
 
     def _compute(self) -> None:
-        """One step of `grid` into `_next`, with step `steps`' fire mask."""
+        """One step of `grid` into the other grid, with step `steps`' fire mask (in place)."""
         draws = uniform(self.seed + 3, self.steps, 0, self._draws)
-        np.less(draws.reshape(self._fire.shape), self.spec.fire_rate, out=self._fire)
-        (out,) = self._step.run(
-            ["texture_state_out"], {"texture_state": self.grid, "texture_fire": self._fire}
-        )
-        self._next[:] = out
+        np.less(draws.reshape(self._fire.shape), self.spec.fire_rate, out=self._fired)
+        np.copyto(self._fire, self._fired)  # (a cast inside np.less would buffer)
+        self._step.run_with_iobinding(self._step_bindings[self._current])
 
     # -- the engine's side ----------------------------------------------------------------------
     @property
@@ -143,7 +160,7 @@ class TextureGrid:
         if self._due_frame is not None and frame >= self._due_frame:
             self._due_frame = None
             if self._done == self._job:
-                self.grid, self._next = self._next, self.grid
+                self._current = 1 - self._current
                 self.steps += 1
             else:  # the worker is late: the engine does not wait, and never uses the result
                 self.late += 1

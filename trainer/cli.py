@@ -283,6 +283,16 @@ class Session:
     log: Logger
     deadline: float  # time.monotonic() at which this session's --minutes run out (inf if none)
 
+    def load_trained_ddsp(self, ddsp: DDSPAutoencoder) -> None:
+        """The run's trained DDSP weights into `ddsp` (what the NCA phases build on)."""
+        from trainer.checkpoint import load_checkpoint
+
+        if not self.run.checkpoint.is_file():
+            raise TrainingError(
+                f"{self.run.root}: no DDSP checkpoint; run --phase ddsp (or all) first"
+            )
+        ddsp.load_state_dict(load_checkpoint(self.run.checkpoint)["model"])
+
     def minutes_left(self) -> float | None:
         return (
             None if math.isinf(self.deadline) else max(0.0, self.deadline - time.monotonic()) / 60
@@ -636,7 +646,6 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
     import torch
 
     from core.atomic import write_json
-    from trainer.checkpoint import load_checkpoint
     from trainer.models.ddsp import count_parameters
     from trainer.models.nca import HarmonicNCA
     from trainer.nca_report import write_nca_report
@@ -644,9 +653,7 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
 
     args, run, stored = session.args, session.run, session.stored
     assert stored is not None
-    if not run.checkpoint.is_file():
-        raise TrainingError(f"{run.root}: no DDSP checkpoint; run --phase ddsp (or all) first")
-    ddsp.load_state_dict(load_checkpoint(run.checkpoint)["model"])
+    session.load_trained_ddsp(ddsp)
     nca_config, nca_train = nca_settings(args, stored, session.model_config, session.train_config)
     if "nca" not in stored:
         stored.update(nca=nca_config.to_dict(), nca_train=nca_train.to_dict())
@@ -678,16 +685,7 @@ def nca_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
             f"nca: stopped by signal at step {state.step}; checkpoint saved; continue with --resume"
         )
         return 130
-    recent = state.history["loss"][-20:]
-    summary = {
-        "steps": state.step,
-        "stopped_by": reason,
-        "train_wall_seconds": state.train_seconds,
-        "skipped_steps": state.skipped_steps,
-        "parameters": count_parameters(nca),
-        "final_train_loss": float(sum(recent) / max(1, len(recent))),
-    }
-    metrics = write_nca_report(nca, ddsp, session.dataset, nca_train, run, summary)
+    metrics = write_nca_report(nca, ddsp, session.dataset, nca_train, run, trainer.summary(reason))
     session.log(
         "nca: "
         + ", ".join(

@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.errors import ParameterError
 from trainer.dataset import SegmentDataset
 from trainer.guard import NonFiniteGuard
 from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.nca import HarmonicNCA
 from trainer.nca import draw_fire
-from trainer.pool_trainer import PoolTrainer
+from trainer.pool_trainer import PoolTrainer, check_pool_settings
 from trainer.run_dir import RunDir
 from trainer.train import DEFAULT_FFT_SIZES, to_tensors
 
@@ -49,22 +48,7 @@ class NCATrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_grow_steps <= self.max_grow_steps:
-            raise ParameterError(
-                f"grow steps {self.min_grow_steps}..{self.max_grow_steps} must be an increasing "
-                "range of at least 1"
-            )
-        if self.pool_size < self.batch_size:
-            raise ParameterError(
-                f"pool_size={self.pool_size} must be at least batch_size={self.batch_size}"
-            )
-        if not 0 <= self.damaged_per_batch < self.batch_size:
-            raise ParameterError(
-                f"damaged_per_batch={self.damaged_per_batch} must be below batch_size"
-            )
-        for name in ("steps", "checkpoint_every", "lr_decay_steps"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
+        check_pool_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,13 +109,8 @@ class NCATrainer(PoolTrainer):
             nca.config.to_dict(),
             nca.seed(config.pool_size).to(device),  # [pool, C, K]
             run.nca_checkpoint,
-            steps=config.steps,
-            learning_rate=config.learning_rate,
-            lr_decay_rate=config.lr_decay_rate,
-            lr_decay_steps=config.lr_decay_steps,
-            checkpoint_every=config.checkpoint_every,
-            rng=np.random.default_rng([config.seed, 2]),
-            generator=torch.Generator().manual_seed(config.seed),
+            config,
+            stream=2,
             log=log,
         )
         self.nca = nca
@@ -187,7 +166,7 @@ class NCATrainer(PoolTrainer):
         loss = (
             per_item.mean() + cfg.overflow_weight * overflow + cfg.peak_weight * peak_penalty(mask)
         )
-        loss_value = self.optimize(loss, guard, cfg.grad_clip)
+        loss_value = self.optimize(loss, guard)
         if not math.isnan(loss_value):
             self.keep(index, states, per_item)
         return loss_value

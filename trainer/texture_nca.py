@@ -43,6 +43,7 @@ from trainer.level import controls_mean_square, gain_to_loudness
 
 ALIVE_THRESHOLD = 0.1
 LEVEL_RANGE_DB = 60.0  # a cell's level 0..1 spans this many dB (`cell_amplitude`)
+SEED_NOISE_LEVEL = 0.5  # the seed's noise point: 0.5 x 10^(-1.5), -36 dB (`seed_state`)
 N_KERNELS = 4  # identity, Sobel (time), Sobel (frequency), Laplacian
 
 # [dt, df] kernels, rows the previous, this and the next frame, columns the cell below, the cell
@@ -108,11 +109,14 @@ def texture_step(
 def seed_state(
     batch: int, channels: int, frames: int, harmonic_cells: int, noise_cells: int
 ) -> torch.Tensor:
-    """The seed: at every frame the fundamental (harmonic cell 0) and the lowest noise band
-    alive, all channels 1; the rest empty. Each strip grows upwards from its first cell."""
+    """The seed: at every frame the fundamental (harmonic cell 0) and the lowest noise point
+    alive, all channels 1 but the noise point's level, SEED_NOISE_LEVEL (-36 dB: a pitched
+    instrument's noise lies tens of dB below its partials); the rest empty. Each strip grows
+    upwards from its first cell."""
     state = torch.zeros(batch, channels, frames, grid_width(harmonic_cells, noise_cells))
     state[..., 0] = 1.0
     state[..., harmonic_cells + 1] = 1.0
+    state[:, 0, :, harmonic_cells + 1] = SEED_NOISE_LEVEL
     return state
 
 

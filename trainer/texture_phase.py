@@ -11,7 +11,7 @@ import argparse
 import math
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ParameterError, TrainingError
+from core.errors import ParameterError
 
 if TYPE_CHECKING:
     from trainer.cli import Session
@@ -89,7 +89,6 @@ def texture_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
     import torch
 
     from core.atomic import write_json
-    from trainer.checkpoint import load_checkpoint
     from trainer.dsp import highest_audible_harmonic
     from trainer.models.ddsp import count_parameters
     from trainer.models.texture_nca import TextureNCA
@@ -98,9 +97,7 @@ def texture_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
 
     args, run, stored = session.args, session.run, session.stored
     assert stored is not None
-    if not run.checkpoint.is_file():
-        raise TrainingError(f"{run.root}: no DDSP checkpoint; run --phase ddsp (or all) first")
-    ddsp.load_state_dict(load_checkpoint(run.checkpoint)["model"])
+    session.load_trained_ddsp(ddsp)
     frame_rate = session.feature_config.frame_rate
     config, train_config = texture_settings(args, stored, session.model_config, frame_rate)
     dataset = session.dataset
@@ -147,14 +144,8 @@ def texture_phase(session: Session, ddsp: DDSPAutoencoder) -> int:
             "--resume"
         )
         return 130
-    recent = state.history["loss"][-20:]
     summary = {
-        "steps": state.step,
-        "stopped_by": reason,
-        "train_wall_seconds": state.train_seconds,
-        "skipped_steps": state.skipped_steps,
-        "parameters": count_parameters(texture),
-        "final_train_loss": float(sum(recent) / max(1, len(recent))),
+        **trainer.summary(reason),
         "stretch_file": dataset.names[stretch.file],
         "stretch_start_s": stretch.start / frame_rate,
         "loop_seconds": config.control_frames / frame_rate,

@@ -161,8 +161,9 @@ def write_texture_report(
     }
     write_json(run.texture_metrics, metrics)
     shown = [s for s in REPORT_STEPS if s <= 2 * c.steps]
+    pictured = sorted({*shown, 2 * c.steps})  # and stepped on as far again
     plot_texture_growth(
-        [(s, growth[s, 0].clamp(min=0.0).numpy()) for s in shown],
+        [(s, growth[s, 0].clamp(min=0.0).numpy()) for s in pictured],
         harmonic_cells=c.harmonic_cells,
         seconds=c.control_frames * hop / sr,
         target=run.texture_growth,

@@ -31,7 +31,7 @@ from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.texture_nca import TextureNCA
 from trainer.nca_train import overflow_penalty
-from trainer.pool_trainer import PoolTrainer
+from trainer.pool_trainer import PoolTrainer, check_pool_settings
 from trainer.run_dir import RunDir
 from trainer.texture_nca import draw_fire
 from trainer.train import DEFAULT_FFT_SIZES
@@ -55,22 +55,7 @@ class TextureTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_grow_steps <= self.max_grow_steps:
-            raise ParameterError(
-                f"grow steps {self.min_grow_steps}..{self.max_grow_steps} must be an increasing "
-                "range of at least 1"
-            )
-        if self.pool_size < self.batch_size:
-            raise ParameterError(
-                f"pool_size={self.pool_size} must be at least batch_size={self.batch_size}"
-            )
-        if not 0 <= self.damaged_per_batch < self.batch_size:
-            raise ParameterError(
-                f"damaged_per_batch={self.damaged_per_batch} must be below batch_size"
-            )
-        for name in ("steps", "checkpoint_every", "lr_decay_steps"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
+        check_pool_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,13 +164,8 @@ class TextureTrainer(PoolTrainer):
             texture.config.to_dict(),
             texture.seed(config.pool_size).to(device),  # [pool, C, T, F]
             run.texture_checkpoint,
-            steps=config.steps,
-            learning_rate=config.learning_rate,
-            lr_decay_rate=config.lr_decay_rate,
-            lr_decay_steps=config.lr_decay_steps,
-            checkpoint_every=config.checkpoint_every,
-            rng=np.random.default_rng([config.seed, 3]),
-            generator=torch.Generator().manual_seed(config.seed),
+            config,
+            stream=3,
             log=log,
         )
         self.texture = texture
@@ -246,9 +226,7 @@ class TextureTrainer(PoolTrainer):
         n_steps = int(self.rng.integers(cfg.min_grow_steps, cfg.max_grow_steps + 1))
         states, overflow = self.grow(states, n_steps)
         per_item = self.loss_of(states)
-        loss_value = self.optimize(
-            per_item.mean() + cfg.overflow_weight * overflow, guard, cfg.grad_clip
-        )
+        loss_value = self.optimize(per_item.mean() + cfg.overflow_weight * overflow, guard)
         if not math.isnan(loss_value):
             self.keep(index, states, per_item)
         return loss_value

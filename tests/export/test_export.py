@@ -158,6 +158,12 @@ def test_format_1_metadata_still_loads() -> None:
 
 
 @pytest.mark.slow
+def grow_export(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "grow-export"), *args], capture_output=True, text=True, timeout=300
+    )
+
+
 def test_grow_export_cli(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run", seed=1, level="learned")  # runs made before --level export too
     out = tmp_path / "model.onnx"
@@ -218,12 +224,7 @@ def test_grow_export_embeds_and_verifies_the_texture(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run", seed=2)
     add_texture(run)
     out = tmp_path / "model.onnx"
-    done = subprocess.run(
-        [str(BIN / "grow-export"), str(run.root), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = grow_export(str(run.root), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "texture: a 0.4 s loop of 10 x 57 cells, 16 channels, 96 steps" in done.stdout
     assert "1.10 x the DDSP model's distance" in done.stdout

@@ -109,3 +109,40 @@ def test_a_stream_of_bends_allocates_no_numpy_memory(demo: LoadedModel) -> None:
             engine.process(64, out=block)
 
     assert numpy_allocations(blocks) == []
+
+
+def test_playing_and_stepping_the_texture_allocates_no_numpy_memory(
+    exported_texture: tuple[Any, Any],
+) -> None:
+    """Two voices through the texture (half blended), its steps taken on the worker thread as
+    frames pass: neither the audio thread nor the worker allocates (tracemalloc sees both)."""
+    import time
+
+    from realtime.model import load_model
+
+    engine = Engine(
+        load_model(exported_texture[1]), sample_rate=48000, voices=2, texture_thread=True
+    )
+    engine.apply(SetParam("texture_blend", 0.5))
+    engine.apply(SetParam("texture_rate", 50.0))
+    for note in (60.0, 67.0):
+        engine.apply(NoteOn(note))
+    engine.start_workers()
+    block = np.zeros(480, np.float32)  # a control frame a block, 2 ms apart: the worker keeps up
+    try:
+        for _ in range(20):
+            engine.process(480, out=block)
+            time.sleep(0.002)
+
+        def blocks() -> None:
+            for _ in range(12):
+                engine.process(480, out=block)
+                time.sleep(0.002)
+
+        texture = engine.texture
+        assert texture is not None
+        before = texture.steps
+        assert numpy_allocations(blocks) == []
+        assert texture.steps > before
+    finally:
+        engine.stop_workers()

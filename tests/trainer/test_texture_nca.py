@@ -114,17 +114,24 @@ def test_dead_cells_stay_dead_and_unfired_cells_keep_their_state() -> None:
     assert torch.equal(after[alive], state[alive])  # nothing fired: alive cells unchanged
 
 
-def test_the_untrained_nca_leaves_the_seed_as_it_is() -> None:
-    config = TextureConfig(
-        channels=C,
-        hidden=(8, 8),
-        frames=T,
-        harmonic_cells=K,
-        noise_cells=B,
-        n_harmonics=K,
-        n_noise_bands=B,
+def small_config(**changes: Any) -> TextureConfig:
+    """The tests' grid: C channels, T frames, strips of K harmonics and B noise points."""
+    return TextureConfig(
+        **{
+            "channels": C,
+            "hidden": (8, 8),
+            "frames": T,
+            "harmonic_cells": K,
+            "noise_cells": B,
+            "n_harmonics": K,
+            "n_noise_bands": B,
+            **changes,
+        }
     )
-    nca = TextureNCA(config)
+
+
+def test_the_untrained_nca_leaves_the_seed_as_it_is() -> None:
+    nca = TextureNCA(small_config())
     seed = nca.seed(2)
     with torch.no_grad():
         grown = nca.grow(seed, 5, generator=torch.Generator().manual_seed(0))
@@ -132,22 +139,14 @@ def test_the_untrained_nca_leaves_the_seed_as_it_is() -> None:
     harmonics, noise = read_controls(seed, K)
     assert harmonics.shape == (2, T, K) and noise.shape == (2, T, B)
     assert torch.equal(harmonics[..., 0], torch.ones(2, T)) and not harmonics[..., 1:].any()
-    assert torch.equal(noise[..., 0], torch.ones(2, T)) and not noise[..., 1:].any()
+    quiet = 0.5 * 10 ** (-1.5)  # the seed's noise point: level 0.5, -36 dB
+    assert torch.allclose(noise[..., 0], torch.full((2, T), quiet)) and not noise[..., 1:].any()
 
 
 def test_a_trained_rule_grows_from_the_seed() -> None:
     """With a rule that adds to every channel and every cell firing, growth spreads one cell per
     step up each strip (and never across the wall)."""
-    config = TextureConfig(
-        channels=C,
-        hidden=(8, 8),
-        frames=T,
-        harmonic_cells=K,
-        noise_cells=B,
-        n_harmonics=K,
-        n_noise_bands=B,
-        fire_rate=1.0,
-    )
+    config = small_config(fire_rate=1.0)
     nca = TextureNCA(config)
     last = nca.rule[-1]
     assert isinstance(last, torch.nn.Conv2d) and last.bias is not None
