@@ -571,6 +571,12 @@ def run(args: argparse.Namespace) -> int:
             "ignored (the input owns them)",
             file=sys.stderr,
         )
+    if engine.texture is not None:
+        print(
+            f"grow-live: texture NCA: {engine.texture.steps} steps, {engine.texture.late} late "
+            "(dropped: the worker thread fell behind)",
+            file=sys.stderr,
+        )
     if jack_stream is not None and jack_stream.midi_events:
         print(
             f"grow-live: JACK MIDI: {jack_stream.midi_events} events, "

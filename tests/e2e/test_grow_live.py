@@ -333,3 +333,50 @@ def test_recordings_are_checked_before_any_device(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert f"--record-wav {missing}: folder {missing.parent} does not exist" in done.stderr
     assert not missing.parent.exists()
+
+
+def test_the_texture_is_played_steered_and_replayed(
+    jack_env: dict[str, str], tmp_path: Path, exported_texture: tuple
+) -> None:
+    """A model with a texture NCA, switched to it, grown, damaged and reseeded over OSC while
+    it plays; its steps run on the worker thread, and the take replays sample for sample (a
+    worker that kept up takes exactly the steps a render takes)."""
+    model = str(exported_texture[1])
+    wav, log = tmp_path / "texture.wav", tmp_path / "texture.jsonl"
+    for attempt in range(1, PLAYS + 1):
+        live = Live(
+            jack_env, "--model", model, "--record-wav", str(wav), "--record-osc", str(log),
+            seconds=4,
+        )  # fmt: skip
+        live.at(0.3)
+        live.client.send_message("/grow/texture/rate", 30.0)
+        live.client.send_message("/grow/texture/blend", 1.0)
+        live.client.send_message("/grow/note", [64.0, 0.9])
+        live.at(1.8)
+        live.client.send_message("/grow/texture/perturb", [0.0, 0.5, 1, 20])
+        live.at(2.6)
+        live.client.send_message("/grow/texture/reset", [])
+        err = live.finish()
+        steps = re.search(r"texture NCA: (\d+) steps, (\d+) late", err)
+        assert steps, err
+        clean = steps[2] == "0" and " 0 underflows, 0 callback errors" in err
+        if clean or attempt == PLAYS:
+            break
+        print(f"play {attempt}: {err}")
+        for path in (wav, log):
+            path.unlink()
+    assert steps is not None and steps[2] == "0", err
+    assert int(steps[1]) >= 20  # 30 steps/s from 0.3 s on, reseeded at 2.6 s
+    actions = [json.loads(line)["action"] for line in log.read_text().splitlines()[1:-1]]
+    assert "texture_perturb" in actions and "texture_reset" in actions
+    audio, rate = sf.read(wav, dtype="float32")
+    assert audio.shape[0] == pytest.approx(4 * rate, rel=0.05)
+    replay = tmp_path / "replay.wav"
+    render = [str(BIN / "grow-render"), "--model", model, "--osc-log", str(log)]
+    done = subprocess.run(
+        [*render, "--out", str(replay), "--format", "float"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    again, _ = sf.read(replay, dtype="float32")
+    assert np.abs(again).max() > 0.01
+    assert np.abs(audio[: again.shape[0]] - again).max() <= 1e-6

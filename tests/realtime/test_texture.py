@@ -24,6 +24,8 @@ from realtime.osc_namespace import Clamp, OscValueError, translate
 from realtime.philox import uniform
 from realtime.texture import LAG_FRAMES, TextureGrid
 from trainer.level import noise_gram
+from trainer.models.ddsp import DDSPAutoencoder
+from trainer.models.texture_nca import TextureNCA
 from trainer.run_dir import RunDir
 from trainer.texture_nca import texture_controls
 
@@ -35,7 +37,7 @@ def textured(exported_texture: tuple[RunDir, Path]) -> LoadedModel:
     return load_model(exported_texture[1])
 
 
-def torch_texture(run: RunDir):  # type: ignore[no-untyped-def]
+def torch_texture(run: RunDir) -> tuple[DDSPAutoencoder, TextureNCA]:
     ddsp, _, config = load_run(run)
     texture = load_texture(run, config)
     assert texture is not None
