@@ -4,7 +4,7 @@ worker thread spends per step), the read-out per control frame (1 and 8 voices),
 at 48 kHz, 128-sample blocks, with the texture heard (blend 1, growing at 12 steps/s, stepped
 in line as a render does) against the plain timbre, as x real time on one core.
 
-    python bench/texture.py [--model m.onnx] [--seconds 4]
+    python -m bench.texture [--model m.onnx] [--seconds 4]
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ and print its metrics: the grown texture's distance to the recording's stretch a
 model's reconstruction of it (ratio; 1.25 = within 25 %), after being stepped on as far again,
 after 50 % damage and regrowth, and the loop seam.
 
-    python bench/texture_eval.py RUN_DIR... [--minutes 14] [--work /tmp/texture-eval]
-    python bench/texture_eval.py --report /tmp/texture-eval/*   # the table of finished runs
+    python -m bench.texture_eval RUN_DIR... [--minutes 14] [--work /tmp/texture-eval]
+    python -m bench.texture_eval --report /tmp/texture-eval/*   # the table of finished runs
 """
 
 from __future__ import annotations
