@@ -120,6 +120,7 @@ def session() -> dict[str, Any]:
         button("/grow/nca/step", "NCA step", 150, 1),
         button("/grow/nca/perturb", "perturb 50 %", 300, 0.5),
         button("/grow/texture/reset", "texture reset", 760, 1),
+        button("/grow/texture/perturb", "texture: damage 1st half", 910, 0.5),
         {
             "type": "switch",
             "id": "growth",

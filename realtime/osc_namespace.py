@@ -160,9 +160,11 @@ def nca_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) 
 
 
 def texture_perturb(args: tuple[OscArg, ...], presets: Sequence[str], clamp: Clamp) -> Command:
-    arity(args, 2, 4)
+    arity(args, 1, 4)
     if len(args) == 3:
         raise OscValueError("takes the loop range alone, or with a harmonic range low, high")
+    if len(args) == 1:  # a controller's button: the loop's first part, every cell
+        return TexturePerturb(0.0, clamp(number(args, 0, "end"), 0.0, 1.0))
     start = clamp(number(args, 0, "start"), 0.0, 1.0)
     end = clamp(number(args, 1, "end"), 0.0, 1.0)
     if len(args) == 2:
@@ -245,10 +247,10 @@ ROUTES = {
         ),
         Route(
             "/grow/texture/perturb",
-            "f start, f end [i low, i high]",
-            "damage the texture's grid from start to end of its loop (0..1; wraps when end <= "
-            "start), harmonics low..high (1 = the fundamental; without them every cell, the "
-            "noise bands too); it regrows",
+            "[f start,] f end [i low, i high]",
+            "damage the texture's grid from start (default 0) to end of its loop (0..1; wraps "
+            "when end <= start), harmonics low..high (1 = the fundamental; without them every "
+            "cell, the noise too); it regrows",
             texture_perturb,
         ),
         parameter_route("/grow/gate", "gate_db", "f db"),

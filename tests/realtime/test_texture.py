@@ -233,7 +233,8 @@ def test_osc_texture_routes() -> None:
     assert clamp.count == 1
     assert translate("/grow/texture/reset", (), [], clamp) == TextureReset()
     assert translate("/grow/texture/blend", (0.3,), [], clamp) == SetParam("texture_blend", 0.3)
-    for bad in ((0.1,), (0.1, 0.2, 3), (0.1, float("nan")), (0.1, 0.2, 1.5, 2)):
+    assert translate("/grow/texture/perturb", (0.5,), [], clamp) == TexturePerturb(0.0, 0.5)
+    for bad in ((), (0.1, 0.2, 3), (0.1, float("nan")), (0.1, 0.2, 1.5, 2)):
         with pytest.raises(OscValueError):
             translate("/grow/texture/perturb", bad, [], clamp)
 
