@@ -115,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from core.outputs import check_output
     from export.onnx_export import build_metadata, export_onnx, load_run, load_texture
     from export.step_graph import StepGraph
-    from export.texture_graphs import verify_texture
-    from export.verify import TOLERANCE, compare, time_per_frame
+    from export.verify import TOLERANCE, compare, time_per_frame, verify_texture
     from trainer.run_dir import RunDir
 
     check_output(args.out, option="--out", suffixes=(".onnx",), force=args.force)

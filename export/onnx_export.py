@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from export.contract import (
     OUTPUT_NAMES,
     ArtifactMetadata,
 )
+from export.graph_bytes import OPSET, graph_bytes
 from export.step_graph import StepGraph
 from export.texture_graphs import texture_spec
 from trainer.checkpoint import load_checkpoint
@@ -29,8 +29,6 @@ from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.nca import HarmonicNCA, NCAConfig
 from trainer.models.texture_nca import TextureConfig, TextureNCA
 from trainer.run_dir import RunDir
-
-OPSET = 17
 
 
 def load_run(run: RunDir) -> tuple[DDSPAutoencoder, HarmonicNCA, dict]:
@@ -123,20 +121,14 @@ def encoder_onnx_base64(ddsp: DDSPAutoencoder) -> str:
     uses, so a resynthesis can take z from the input's own MFCCs instead of a preset.
     """
     example = torch.zeros(1, 50, ddsp.config.n_mfcc)
-    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings(), torch.no_grad():
-        path = Path(scratch) / "encoder.onnx"
-        warnings.simplefilter("ignore")  # the TorchScript exporter's notes on GRU and folding
-        torch.onnx.export(
-            ddsp.encoder.eval(),
-            (example,),
-            str(path),
-            input_names=["mfcc"],
-            output_names=["z"],
-            dynamic_axes={"mfcc": {1: "frames"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        return base64.b64encode(path.read_bytes()).decode("ascii")
+    encoded = graph_bytes(
+        ddsp.encoder.eval(),
+        (example,),
+        inputs=("mfcc",),
+        outputs=("z",),
+        dynamic_axes={"mfcc": {1: "frames"}},
+    )
+    return base64.b64encode(encoded).decode("ascii")
 
 
 def example_inputs(meta: ArtifactMetadata) -> tuple[torch.Tensor, ...]:

@@ -3,27 +3,34 @@ in each, NCA steps interleaved. Also times per-frame inference for the model car
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from export.contract import OUTPUT_NAMES, ArtifactMetadata
+from export.contract import OUTPUT_NAMES, ArtifactMetadata, TextureSpec
 from export.onnx_export import random_controls
 from export.step_graph import StepGraph
+from export.texture_graphs import TextureControlsGraph, example_level
+from trainer.models.ddsp import DDSPAutoencoder
+from trainer.models.texture_nca import TextureNCA
+from trainer.texture_nca import draw_fire
 
 TOLERANCE = 1e-4  # max |onnx - torch| / max |torch|, per output, over all frames
 
 
-def ort_session(path: Path):  # type: ignore[no-untyped-def]
+def ort_session(model: Path | bytes):  # type: ignore[no-untyped-def]
+    """One-thread, sequential CPU session of an ONNX file, or of a graph's bytes."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def compare(
@@ -98,3 +105,42 @@ def time_per_frame(path: Path, meta: ArtifactMetadata, *, n_frames: int = 500) -
         times.append(time.perf_counter() - start)
         feeds["gru_state"], feeds["nca_state"] = out[3], out[4]
     return float(np.median(times))
+
+
+def _relative(a: torch.Tensor, b: np.ndarray) -> float:
+    expected = a.numpy()
+    return float(np.abs(expected - b).max()) / max(float(np.abs(expected).max()), 1e-6)
+
+
+@torch.no_grad()
+def verify_texture(
+    spec: TextureSpec, texture: TextureNCA, ddsp: DDSPAutoencoder, *, steps: int = 24
+) -> dict[str, float]:
+    """Worst relative difference of onnxruntime against torch for the texture's two graphs:
+    the step graph fed torch's grid at each of `steps` steps of growth from the seed, and the
+    read-out over 8 voices of random levels, pitches and loudnesses."""
+    c = texture.config
+    step = ort_session(base64.b64decode(spec.step_onnx))
+    read_out = ort_session(base64.b64decode(spec.controls_onnx))
+    generator = torch.Generator().manual_seed(0)
+    state = texture.seed(1)
+    worst_step = 0.0
+    for _ in range(steps):
+        fire = draw_fire(1, c.frames, c.width, rate=c.fire_rate, generator=generator)
+        expected = texture(state, fire)
+        (got,) = step.run(None, {"texture_state": state.numpy(), "texture_fire": fire.numpy()})
+        worst_step = max(worst_step, _relative(expected, got))
+        state = expected
+    graph = TextureControlsGraph(texture, ddsp)
+    level = example_level(texture, 8, seed=1)
+    f0 = torch.exp(torch.linspace(np.log(60.0), np.log(1500.0), 8))[:, None]
+    loud = torch.linspace(-70.0, -5.0, 8)[:, None]
+    amps, noise = graph(level, f0, loud)
+    got_amps, got_noise = read_out.run(
+        None, {"texture_level": level.numpy(), "f0_hz": f0.numpy(), "loudness_db": loud.numpy()}
+    )
+    return {
+        "texture_state_out": worst_step,
+        "texture_harmonic_amps": _relative(amps, got_amps),
+        "texture_noise_mags": _relative(noise, got_noise),
+    }

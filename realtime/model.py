@@ -100,3 +100,22 @@ def load_model(path: str | Path, *, provider: str = "cpu") -> LoadedModel:
         raise ArtifactError(f"{path}: {err}") from None
     _check_io(session, meta, path)
     return LoadedModel(session=session, meta=meta, path=path)
+
+
+def embedded_session(encoded: str, name: str) -> Any:
+    """An onnxruntime session (CPU, one thread) of a graph the artifact's metadata carries as
+    base64 text (the timbre encoder, the texture NCA's graphs). ArtifactError naming `name` if
+    the text or the graph is corrupt."""
+    import base64
+
+    import onnxruntime as ort
+
+    try:
+        graph = base64.b64decode(encoded, validate=True)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # a corrupt base64 string or graph
+        raise ArtifactError(f"the model's {name} cannot be loaded ({err})") from None

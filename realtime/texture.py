@@ -20,32 +20,18 @@ and polls for it, so the audio thread never touches a lock.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from export.contract import ArtifactError, ArtifactMetadata, TextureSpec
+from export.contract import ArtifactMetadata, TextureSpec
+from realtime.model import embedded_session
 from realtime.philox import uniform
 
 LAG_FRAMES = 2  # a step's result is due this many control frames after it started
 POLL_SECONDS = 0.0005  # how often an idle worker looks for work
-
-
-def _session(encoded: str, what: str) -> Any:
-    import onnxruntime as ort
-
-    try:
-        graph = base64.b64decode(encoded, validate=True)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # a corrupt base64 string or graph
-        raise ArtifactError(f"the model's texture {what} graph cannot be loaded ({err})") from None
 
 
 class TextureGrid:
@@ -58,8 +44,8 @@ class TextureGrid:
         self.spec = spec
         self.seed = seed
         self.threaded = threaded
-        self._step = _session(spec.step_onnx, "step")
-        self._read_out = _session(spec.controls_onnx, "read-out")
+        self._step = embedded_session(spec.step_onnx, "texture step graph")
+        self._read_out = embedded_session(spec.controls_onnx, "texture read-out graph")
         shape = (1, spec.channels, spec.frames, spec.width)
         self._seed_grid = np.broadcast_to(
             np.asarray(spec.seed_cells, np.float32)[None, :, None, :], shape
@@ -150,10 +136,6 @@ class TextureGrid:
         self._step.run_with_iobinding(self._step_bindings[self._current])
 
     # -- the engine's side ----------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self._due_frame is not None
-
     def advance(self, frame: int, rate: float, frame_rate: float) -> None:
         """Control frame `frame`: take the step in flight when it is due, and start the next
         one when the rate (steps/s) owes one (at most one in flight)."""

@@ -3,11 +3,10 @@ path), run once over a whole input by onnxruntime. Used by `grow-render --timbre
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 
 from export.contract import ArtifactError, ArtifactMetadata
+from realtime.model import embedded_session
 
 
 def has_encoder(meta: ArtifactMetadata) -> bool:
@@ -17,20 +16,12 @@ def has_encoder(meta: ArtifactMetadata) -> bool:
 def encode_timbre(meta: ArtifactMetadata, mfcc: np.ndarray) -> np.ndarray:
     """mfcc: [T, n_mfcc] float32 frame MFCCs (core.features, the model's settings).
     Returns z [Z] float32. ArtifactError when the artifact carries no encoder."""
-    import onnxruntime as ort
-
     if not meta.encoder_onnx:
         raise ArtifactError(
             "this model carries no timbre encoder (exported before format 2): choose a preset "
             f"with --timbre ({', '.join(meta.presets)}) or re-export the run"
         )
-    try:
-        graph = base64.b64decode(meta.encoder_onnx, validate=True)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # a corrupt base64 string or graph
-        raise ArtifactError(f"the model's timbre encoder cannot be loaded ({err})") from None
+    session = embedded_session(meta.encoder_onnx, "timbre encoder")
     (z,) = session.run(["z"], {"mfcc": np.ascontiguousarray(mfcc[None], np.float32)})
     if z.shape != (1, meta.z_dim) or not np.all(np.isfinite(z)):
         raise ArtifactError(f"the model's timbre encoder gave z of shape {list(z.shape)}")

@@ -16,7 +16,7 @@ import torch
 from core.errors import ParameterError
 from export.contract import TextureSpec
 from export.onnx_export import load_run, load_texture
-from export.texture_graphs import verify_texture
+from export.verify import verify_texture
 from realtime.commands import NoteOn, SetParam, TexturePerturb, TextureReset
 from realtime.engine import Engine
 from realtime.model import LoadedModel, load_model
