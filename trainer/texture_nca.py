@@ -97,13 +97,42 @@ def texture_step(
     fire: torch.Tensor,
     rule: Callable[[torch.Tensor], torch.Tensor],
     wall: torch.Tensor,
+    *,
+    rule_rows: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1 (which cells update);
     rule: perception [batch, 4C, T, F] -> update [batch, C, T, F]; wall: `wall_mask`.
-    Returns the new state."""
+    Returns the new state.
+
+    rule_rows, the same rule on cells as rows ([N, 4C] -> [N, C]), makes the step run the rule
+    only on the cells whose update counts: those that fire, live and are not the wall. The
+    result is the same (every other cell's update is multiplied by zero) for about half the work
+    or less (the fire rate, times the living share of a growing grid): the trainer's path. The
+    exported graph keeps the dense rule, whose shapes do not depend on the data."""
     alive = alive_mask(state)
-    update = rule(perceive(state)) * fire
+    perception = perceive(state)
+    if rule_rows is None:
+        update = rule(perception) * fire
+    else:
+        update = update_where(perception, fire * alive * wall, rule_rows)
     return (state + update) * alive * wall
+
+
+def update_where(
+    perception: torch.Tensor,
+    needed: torch.Tensor,
+    rule_rows: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """The rule's update at the cells where `needed` is non-zero, zero elsewhere.
+
+    perception: [batch, 4C, T, F]; needed: [batch, 1, T, F] (0 or not); rule_rows: [N, 4C] ->
+    [N, C]. Returns [batch, C, T, F]; gradients flow to the perception of the needed cells."""
+    batch, _, frames, width = perception.shape
+    rows = perception.permute(0, 2, 3, 1).reshape(batch * frames * width, -1)  # [cells, 4C]
+    index = needed.reshape(-1).nonzero().squeeze(1)  # [N]
+    computed = rule_rows(rows.index_select(0, index))  # [N, C]
+    update = computed.new_zeros(rows.shape[0], computed.shape[1]).index_copy(0, index, computed)
+    return update.reshape(batch, frames, width, -1).permute(0, 3, 1, 2)  # [batch, C, T, F]
 
 
 def seed_state(

@@ -200,7 +200,7 @@ class TextureTrainer(PoolTrainer):
             fire = draw_fire(
                 states.shape[0], tex.frames, tex.width, rate=tex.fire_rate, generator=self.generator
             )
-            states = self.texture(states, fire.to(self.device))
+            states = self.texture.step_fired(states, fire.to(self.device))
             overflow = overflow + overflow_penalty(states) / n_steps
         return states, overflow
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ParameterError
@@ -100,10 +101,28 @@ class TextureNCA(nn.Module):
         )
 
     def forward(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
-        """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1."""
+        """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1. The dense rule:
+        the step the exported graph holds."""
         wall = self.wall
         assert isinstance(wall, torch.Tensor)
         return texture_step(state, fire, self.rule, wall)
+
+    def step_fired(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
+        """The same step as `forward`, the rule run only on the cells that fire and live
+        (trainer.texture_nca.texture_step's rule_rows): the path of training and `grow`."""
+        wall = self.wall
+        assert isinstance(wall, torch.Tensor)
+        return texture_step(state, fire, self.rule, wall, rule_rows=self.rule_on_rows)
+
+    def rule_on_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """The rule on cells as rows: [N, 4C] -> [N, C], each 1x1 convolution as a matrix
+        product with the same parameters."""
+        for layer in self.rule:
+            if isinstance(layer, nn.Conv2d):
+                rows = F.linear(rows, layer.weight.flatten(1), layer.bias)
+            else:
+                rows = layer(rows)
+        return rows
 
     def controls(
         self,
@@ -141,5 +160,5 @@ class TextureNCA(nn.Module):
             fire = draw_fire(
                 state.shape[0], c.frames, c.width, rate=c.fire_rate, generator=generator
             )
-            state = self(state, fire.to(state.device))
+            state = self.step_fired(state, fire.to(state.device))
         return state
