@@ -106,9 +106,10 @@ def texture_step(
 
     rule_rows, the same rule on cells as rows ([N, 4C] -> [N, C]), makes the step run the rule
     only on the cells whose update counts: those that fire, live and are not the wall. The
-    result is the same (every other cell's update is multiplied by zero) for about half the work
-    or less (the fire rate, times the living share of a growing grid): the trainer's path. The
-    exported graph keeps the dense rule, whose shapes do not depend on the data."""
+    result is the same (every other cell's update is multiplied by zero) for about half the
+    rule's work or less (the fire rate, times the living share of a growing grid): the trainer's
+    path on the CPU. The exported graph keeps the dense rule, whose shapes do not depend on the
+    data."""
     alive = alive_mask(state)
     perception = perceive(state)
     if rule_rows is None:

@@ -109,7 +109,11 @@ class TextureNCA(nn.Module):
 
     def step_fired(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
         """The same step as `forward`, the rule run only on the cells that fire and live
-        (trainer.texture_nca.texture_step's rule_rows): the path of training and `grow`."""
+        (trainer.texture_nca.texture_step's rule_rows): the path of training and `grow`.
+        On the CPU only: elsewhere (CUDA) it is `forward`, since picking the cells makes the
+        host wait for the device at every step."""
+        if state.device.type != "cpu":
+            return self(state, fire)
         wall = self.wall
         assert isinstance(wall, torch.Tensor)
         return texture_step(state, fire, self.rule, wall, rule_rows=self.rule_on_rows)
