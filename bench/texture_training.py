@@ -82,8 +82,8 @@ def main() -> None:
     c = texture.config
     seed = texture.seed(BATCH)
     grown = seed.clone()
-    grown[:, 0] = torch.rand(BATCH, c.frames, c.width, generator=torch.Generator().manual_seed(1))
-    grown[:, 0] = 0.2 + 0.8 * grown[:, 0]  # every cell alive
+    levels = torch.rand(BATCH, c.frames, c.width, generator=torch.Generator().manual_seed(1))
+    grown[:, 0] = 0.2 + 0.8 * levels  # every cell alive
     grown[..., c.harmonic_cells] = 0.0  # the wall
     print(
         f"\nTexture training step ({torch.get_num_threads()} threads; batch {BATCH}, "
