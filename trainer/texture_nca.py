@@ -24,7 +24,9 @@ with the cells: stride 4 makes training 4 times cheaper than a cell per control 
 
 One step, as the seeds' textured NCA: perceive every channel with four 3x3 kernels (identity,
 Sobel along time, Sobel along frequency, Laplacian), compute an update with the rule (1x1
-convolutions), apply it where the random fire mask is 1, then keep only the cells that were alive
+convolutions) from the perception and the frame's place in the loop (`time_code`: the seeds'
+single-pixel seed told each cell where it was by its distance; a seed row along the whole loop
+does not), apply it where the random fire mask is 1, then keep only the cells that were alive
 before the step (channel 0 above the threshold somewhere in the 3x3 neighbourhood: a 3x3 max-pool
 with the same boundaries). Using the pre-step alive mask keeps a step strictly local: changing
 cell (t, f) can change only its 3x3 neighbourhood.
@@ -92,19 +94,37 @@ def alive_mask(state: torch.Tensor, *, threshold: float = ALIVE_THRESHOLD) -> to
     return (F.max_pool2d(_pad(state[:, :1]), 3, stride=1) > threshold).to(state.dtype)
 
 
+def time_code(frames: int, cycles: int) -> torch.Tensor:
+    """[1, 2 * cycles, T, 1]: where each frame lies in the loop, as the sine and cosine of
+    2 pi 2^i t / T for i < cycles (1, 2, 4, ... turns per loop; [1, 0, T, 1] for none).
+
+    The seed is the same at every frame and the rule is the same everywhere, so without this
+    code a grid could only vary in time through the random fire masks: the texture would be
+    the same timbre all along the loop. Given to the rule beside the perception, it lets each
+    frame grow the timbre of its own moment. It is periodic in the loop, so the seam stays as
+    smooth as any other frame step; being an input, not a state, no damage can erase it."""
+    position = torch.arange(frames, dtype=torch.float64) / frames  # [T], turns of the loop
+    turns = 2.0 ** torch.arange(cycles, dtype=torch.float64)  # [cycles]
+    angle = 2.0 * torch.pi * turns[:, None] * position[None, :]  # [cycles, T]
+    code = torch.cat([torch.sin(angle), torch.cos(angle)])  # [2 cycles, T]
+    return code.float()[None, :, :, None]
+
+
 def texture_step(
     state: torch.Tensor,
     fire: torch.Tensor,
     rule: Callable[[torch.Tensor], torch.Tensor],
     wall: torch.Tensor,
     *,
+    code: torch.Tensor | None = None,
     rule_rows: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1 (which cells update);
-    rule: perception [batch, 4C, T, F] -> update [batch, C, T, F]; wall: `wall_mask`.
-    Returns the new state.
+    rule: its input [batch, 4C + P, T, F] -> update [batch, C, T, F], the input being the
+    perception and, when `code` ([1, P, T, 1], `time_code`) is given, the frame's time code;
+    wall: `wall_mask`. Returns the new state.
 
-    rule_rows, the same rule on cells as rows ([N, 4C] -> [N, C]), makes the step run the rule
+    rule_rows, the same rule on cells as rows ([N, 4C + P] -> [N, C]), makes the step run the rule
     only on the cells whose update counts: those that fire, live and are not the wall. The
     result is the same (every other cell's update is multiplied by zero) for about half the
     rule's work or less (the fire rate, times the living share of a growing grid): the trainer's
@@ -112,6 +132,9 @@ def texture_step(
     data."""
     alive = alive_mask(state)
     perception = perceive(state)
+    if code is not None:
+        batch, _, _, width = perception.shape
+        perception = torch.cat([perception, code.expand(batch, -1, -1, width)], dim=1)
     if rule_rows is None:
         update = rule(perception) * fire
     else:
@@ -126,10 +149,11 @@ def update_where(
 ) -> torch.Tensor:
     """The rule's update at the cells where `needed` is non-zero, zero elsewhere.
 
-    perception: [batch, 4C, T, F]; needed: [batch, 1, T, F] (0 or not); rule_rows: [N, 4C] ->
-    [N, C]. Returns [batch, C, T, F]; gradients flow to the perception of the needed cells."""
+    perception: [batch, R, T, F] (the rule's input); needed: [batch, 1, T, F] (0 or not);
+    rule_rows: [N, R] -> [N, C]. Returns [batch, C, T, F]; gradients flow to the perception of
+    the needed cells."""
     batch, _, frames, width = perception.shape
-    rows = perception.permute(0, 2, 3, 1).reshape(batch * frames * width, -1)  # [cells, 4C]
+    rows = perception.permute(0, 2, 3, 1).reshape(batch * frames * width, -1)  # [cells, R]
     index = needed.reshape(-1).nonzero().squeeze(1)  # [N]
     computed = rule_rows(rows.index_select(0, index))  # [N, C]
     update = computed.new_zeros(rows.shape[0], computed.shape[1]).index_copy(0, index, computed)

@@ -21,6 +21,7 @@ from trainer.texture_nca import (
     seed_state,
     texture_controls,
     texture_step,
+    time_code,
     wall_mask,
 )
 
@@ -159,6 +160,45 @@ def test_a_trained_rule_grows_from_the_seed() -> None:
     assert (level[:, K + 1 : K + 5] > 0).all()
 
 
+def test_the_time_code_tells_every_frame_apart_and_has_no_seam() -> None:
+    """Each frame's code differs from every other's, and the step from the last frame to the
+    first is the same size as the step between any two neighbours (the code loops smoothly)."""
+    frames = 50
+    code = time_code(frames, 4)[0, :, :, 0].T  # [T, 8]
+    assert code.shape == (frames, 8)
+    apart = torch.cdist(code, code) + torch.eye(frames) * 1e3
+    assert float(apart.min()) > 0.1
+    steps = (torch.roll(code, -1, dims=0) - code).norm(dim=1)  # frame t -> t + 1, T - 1 -> 0
+    assert torch.allclose(steps, steps[0].expand(frames), rtol=1e-5)
+    assert time_code(frames, 0).shape == (1, 0, frames, 1)
+
+
+@pytest.mark.parametrize("cycles", [0, 4])
+def test_only_the_time_code_lets_a_grid_vary_along_the_loop(cycles: int) -> None:
+    """From the seed (the same at every frame) with every cell firing, a rule without the time
+    code can only grow the same column at every frame; with it, the frames grow apart."""
+    nca = TextureNCA(small_config(time_code=cycles))
+    torch.manual_seed(6)
+    for layer in nca.rule:
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.normal_(layer.weight, std=0.5)
+    fire = torch.ones(1, 1, T, WIDTH)
+    with torch.no_grad():
+        grown = nca(nca(nca.seed(1), fire), fire)
+    spread = float((grown - grown[:, :, :1]).abs().max())  # largest difference from frame 0
+    if cycles:
+        assert spread > 0.05
+    else:
+        assert spread == 0.0
+
+
+def test_a_texture_saved_before_the_time_code_loads_without_one() -> None:
+    stored = small_config().to_dict()
+    del stored["time_code"]
+    assert TextureConfig.from_dict(stored).time_code == 0
+    assert TextureConfig.from_dict(small_config().to_dict()) == small_config()
+
+
 def test_the_fired_step_equals_the_dense_step_with_its_gradients() -> None:
     """Training's step (the rule run only on the cells that fire and live) against the exported
     dense step, over a growth from the seed: the same grids and the same parameter gradients to
@@ -203,7 +243,7 @@ def test_the_fired_step_equals_the_dense_step_with_its_gradients() -> None:
     wall = wall_mask(K, B)
     state, fire = dense[2], draw_fire(3, 12, WIDTH, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
-        stepped = texture_step(state, fire, nca.rule, wall, rule_rows=counting_rule)
+        stepped = texture_step(state, fire, nca.rule, wall, code=nca.code, rule_rows=counting_rule)
     needed = int((alive_mask(state) * fire * wall).sum())
     assert seen == [needed] and 0 < needed < 3 * 12 * WIDTH
     assert torch.allclose(stepped, nca(state, fire), rtol=1e-5, atol=1e-6)
@@ -220,6 +260,7 @@ def test_the_fired_step_equals_the_dense_step_with_its_gradients() -> None:
         dict(harmonic_cells=65),
         dict(noise_cells=0),
         dict(frame_stride=0),
+        dict(time_code=-1),
     ],
 )
 def test_bad_settings_are_named(bad: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from trainer.texture_nca import (
     seed_state,
     texture_controls,
     texture_step,
+    time_code,
     wall_mask,
 )
 
@@ -37,6 +38,7 @@ class TextureConfig:
     n_noise_bands: int = 64  # B, the DDSP synth's noise bands
     fire_rate: float = 0.5  # probability that a cell updates in a step
     steps: int = 96  # growth steps from the seed
+    time_code: int = 4  # turns 1, 2, 4, 8 per loop given to the rule (texture_nca.time_code)
 
     def __post_init__(self) -> None:
         if self.channels < 1 or min(self.hidden) < 1:
@@ -53,6 +55,8 @@ class TextureConfig:
             )
         if not 0.0 < self.fire_rate <= 1.0:
             raise ParameterError(f"fire_rate={self.fire_rate} must be in (0, 1]")
+        if self.time_code < 0:
+            raise ParameterError(f"time_code={self.time_code} must be >= 0 (0: no time code)")
         if self.steps < 1 or self.frame_stride < 1:
             raise ParameterError(
                 f"steps={self.steps} and frame_stride={self.frame_stride} must be >= 1"
@@ -61,6 +65,11 @@ class TextureConfig:
     @property
     def width(self) -> int:
         return grid_width(self.harmonic_cells, self.noise_cells)
+
+    @property
+    def rule_inputs(self) -> int:
+        """The rule's input per cell: the perception (4 per channel) and the time code."""
+        return N_KERNELS * self.channels + 2 * self.time_code
 
     @property
     def control_frames(self) -> int:
@@ -72,20 +81,21 @@ class TextureConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextureConfig:
-        """The inverse of to_dict (JSON turns the hidden widths into a list)."""
-        return cls(**{**data, "hidden": tuple(data["hidden"])})
+        """The inverse of to_dict (JSON turns the hidden widths into a list). A texture saved
+        before the time code existed had none."""
+        return cls(**{"time_code": 0, **data, "hidden": tuple(data["hidden"])})
 
 
 class TextureNCA(nn.Module):
-    """Update rule: perception [4C] -> 1x1 conv -> ReLU -> 1x1 conv -> ReLU -> 1x1 conv [C],
-    the last layer zero at the start so that the untrained NCA does nothing."""
+    """Update rule: perception [4C] and time code [P] -> 1x1 conv -> ReLU -> 1x1 conv -> ReLU ->
+    1x1 conv [C], the last layer zero at the start so that the untrained NCA does nothing."""
 
     def __init__(self, config: TextureConfig) -> None:
         super().__init__()
         self.config = config
         first, second = config.hidden
         self.rule = nn.Sequential(
-            nn.Conv2d(N_KERNELS * config.channels, first, 1),
+            nn.Conv2d(config.rule_inputs, first, 1),
             nn.ReLU(),
             nn.Conv2d(first, second, 1),
             nn.ReLU(),
@@ -99,13 +109,16 @@ class TextureNCA(nn.Module):
         self.register_buffer(
             "wall", wall_mask(config.harmonic_cells, config.noise_cells), persistent=False
         )
+        self.code: torch.Tensor | None
+        code = time_code(config.frames, config.time_code) if config.time_code else None
+        self.register_buffer("code", code, persistent=False)
 
     def forward(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
         """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1. The dense rule:
         the step the exported graph holds."""
         wall = self.wall
         assert isinstance(wall, torch.Tensor)
-        return texture_step(state, fire, self.rule, wall)
+        return texture_step(state, fire, self.rule, wall, code=self.code)
 
     def step_fired(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
         """The same step as `forward`, the rule run only on the cells that fire and live
@@ -116,10 +129,12 @@ class TextureNCA(nn.Module):
             return self(state, fire)
         wall = self.wall
         assert isinstance(wall, torch.Tensor)
-        return texture_step(state, fire, self.rule, wall, rule_rows=self.rule_on_rows)
+        return texture_step(
+            state, fire, self.rule, wall, code=self.code, rule_rows=self.rule_on_rows
+        )
 
     def rule_on_rows(self, rows: torch.Tensor) -> torch.Tensor:
-        """The rule on cells as rows: [N, 4C] -> [N, C], each 1x1 convolution as a matrix
+        """The rule on cells as rows: [N, 4C + P] -> [N, C], each 1x1 convolution as a matrix
         product with the same parameters."""
         for layer in self.rule:
             if isinstance(layer, nn.Conv2d):
