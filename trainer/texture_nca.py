@@ -24,7 +24,7 @@ with the cells: stride 4 makes training 4 times cheaper than a cell per control 
 
 One step, as the seeds' textured NCA: perceive every channel with four 3x3 kernels (identity,
 Sobel along time, Sobel along frequency, Laplacian), compute an update with the rule (1x1
-convolutions) from the perception and the frame's place in the loop (`time_code`: the seeds'
+convolutions) from the perception and the cell's place in the grid (`place_code`: the seeds'
 single-pixel seed told each cell where it was by its distance; a seed row along the whole loop
 does not), apply it where the random fire mask is 1, then keep only the cells that were alive
 before the step (channel 0 above the threshold somewhere in the 3x3 neighbourhood: a 3x3 max-pool
@@ -94,20 +94,27 @@ def alive_mask(state: torch.Tensor, *, threshold: float = ALIVE_THRESHOLD) -> to
     return (F.max_pool2d(_pad(state[:, :1]), 3, stride=1) > threshold).to(state.dtype)
 
 
-def time_code(frames: int, cycles: int) -> torch.Tensor:
-    """[1, 2 * cycles, T, 1]: where each frame lies in the loop, as the sine and cosine of
-    2 pi 2^i t / T for i < cycles (1, 2, 4, ... turns per loop; [1, 0, T, 1] for none).
+def place_code(frames: int, width: int, cycles: int) -> torch.Tensor:
+    """[1, 4 * cycles, T, F]: where each cell lies, for i < cycles: the sine and cosine of
+    2 pi 2^i t / T (frame t of the loop: 1, 2, 4, ... turns per loop) and of pi 2^i f / F (cell f
+    of the grid: the slowest half a turn across it, so that its two ends differ). Empty for
+    cycles = 0.
 
-    The seed is the same at every frame and the rule is the same everywhere, so without this
-    code a grid could only vary in time through the random fire masks: the texture would be
-    the same timbre all along the loop. Given to the rule beside the perception, it lets each
-    frame grow the timbre of its own moment. It is periodic in the loop, so the seam stays as
-    smooth as any other frame step; being an input, not a state, no damage can erase it."""
-    position = torch.arange(frames, dtype=torch.float64) / frames  # [T], turns of the loop
+    The seed is the same at every frame and the rule the same everywhere, so without this code a
+    grid could vary along the loop only through the random fire masks (the texture would be one
+    timbre all along), and a cell would know which harmonic it is only by counting from the
+    seed. Given to the rule beside the perception, it lets each cell grow the level of its own
+    harmonic at its own moment. It is periodic in the loop, so the seam stays as smooth as any
+    other frame step; and being an input, not a state, no damage can erase it. Growth stays
+    local: a cell still lives only next to a living one."""
+    time = torch.arange(frames, dtype=torch.float64) / frames  # [T], turns of the loop
+    cell = torch.arange(width, dtype=torch.float64) / (2 * width)  # [F], half a turn at most
     turns = 2.0 ** torch.arange(cycles, dtype=torch.float64)  # [cycles]
-    angle = 2.0 * torch.pi * turns[:, None] * position[None, :]  # [cycles, T]
-    code = torch.cat([torch.sin(angle), torch.cos(angle)])  # [2 cycles, T]
-    return code.float()[None, :, :, None]
+    along_time = 2.0 * torch.pi * turns[:, None, None] * time[None, :, None]  # [cycles, T, 1]
+    along_cells = 2.0 * torch.pi * turns[:, None, None] * cell[None, None, :]  # [cycles, 1, F]
+    code = [torch.sin(along_time), torch.cos(along_time)]
+    code += [torch.sin(along_cells), torch.cos(along_cells)]
+    return torch.cat([c.expand(cycles, frames, width) for c in code]).float()[None]
 
 
 def texture_step(
@@ -121,7 +128,7 @@ def texture_step(
 ) -> torch.Tensor:
     """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1 (which cells update);
     rule: its input [batch, 4C + P, T, F] -> update [batch, C, T, F], the input being the
-    perception and, when `code` ([1, P, T, 1], `time_code`) is given, the frame's time code;
+    perception and, when `code` ([1, P, T, F], `place_code`) is given, each cell's place code;
     wall: `wall_mask`. Returns the new state.
 
     rule_rows, the same rule on cells as rows ([N, 4C + P] -> [N, C]), makes the step run the rule
@@ -133,8 +140,7 @@ def texture_step(
     alive = alive_mask(state)
     perception = perceive(state)
     if code is not None:
-        batch, _, _, width = perception.shape
-        perception = torch.cat([perception, code.expand(batch, -1, -1, width)], dim=1)
+        perception = torch.cat([perception, code.expand(perception.shape[0], -1, -1, -1)], dim=1)
     if rule_rows is None:
         update = rule(perception) * fire
     else:

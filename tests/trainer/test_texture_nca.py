@@ -17,11 +17,11 @@ from trainer.texture_nca import (
     alive_mask,
     draw_fire,
     perceive,
+    place_code,
     read_controls,
     seed_state,
     texture_controls,
     texture_step,
-    time_code,
     wall_mask,
 )
 
@@ -160,24 +160,30 @@ def test_a_trained_rule_grows_from_the_seed() -> None:
     assert (level[:, K + 1 : K + 5] > 0).all()
 
 
-def test_the_time_code_tells_every_frame_apart_and_has_no_seam() -> None:
-    """Each frame's code differs from every other's, and the step from the last frame to the
-    first is the same size as the step between any two neighbours (the code loops smoothly)."""
-    frames = 50
-    code = time_code(frames, 4)[0, :, :, 0].T  # [T, 8]
-    assert code.shape == (frames, 8)
-    apart = torch.cdist(code, code) + torch.eye(frames) * 1e3
-    assert float(apart.min()) > 0.1
-    steps = (torch.roll(code, -1, dims=0) - code).norm(dim=1)  # frame t -> t + 1, T - 1 -> 0
+def test_the_place_code_tells_every_cell_apart_and_loops_without_a_seam() -> None:
+    """Each cell's code differs from every other's; along time the step from the last frame to
+    the first is the same size as between any two neighbours (the code loops smoothly), while
+    the frequency axis does not wrap (its slowest turn runs one way, from end to end)."""
+    frames, width = 50, 47
+    code = place_code(frames, width, 4)[0]  # [16, T, F]
+    assert code.shape == (16, frames, width)
+    cells = code.reshape(16, -1).T  # [T * F, 16]
+    apart = torch.cdist(cells, cells) + torch.eye(frames * width) * 1e3
+    assert float(apart.min()) > 0.05
+    time_part = code[:8, :, 0].T  # [T, 8]
+    steps = (torch.roll(time_part, -1, dims=0) - time_part).norm(dim=1)  # t -> t + 1, T - 1 -> 0
     assert torch.allclose(steps, steps[0].expand(frames), rtol=1e-5)
-    assert time_code(frames, 0).shape == (1, 0, frames, 1)
+    assert torch.equal(code[:8, :, 0], code[:8, :, width - 1])  # the time half is the same per cell
+    slowest = code[12, 0, :]  # the cosine of half a turn across the cells: 1 down to about -1
+    assert bool((slowest[1:] < slowest[:-1]).all()) and float(slowest[-1]) < -0.99
+    assert place_code(frames, width, 0).shape == (1, 0, frames, width)
 
 
 @pytest.mark.parametrize("cycles", [0, 4])
-def test_only_the_time_code_lets_a_grid_vary_along_the_loop(cycles: int) -> None:
-    """From the seed (the same at every frame) with every cell firing, a rule without the time
+def test_only_the_place_code_lets_a_grid_vary_along_the_loop(cycles: int) -> None:
+    """From the seed (the same at every frame) with every cell firing, a rule without the place
     code can only grow the same column at every frame; with it, the frames grow apart."""
-    nca = TextureNCA(small_config(time_code=cycles))
+    nca = TextureNCA(small_config(place_code=cycles))
     torch.manual_seed(6)
     for layer in nca.rule:
         if isinstance(layer, torch.nn.Conv2d):
@@ -192,10 +198,10 @@ def test_only_the_time_code_lets_a_grid_vary_along_the_loop(cycles: int) -> None
         assert spread == 0.0
 
 
-def test_a_texture_saved_before_the_time_code_loads_without_one() -> None:
+def test_a_texture_saved_before_the_place_code_loads_without_one() -> None:
     stored = small_config().to_dict()
-    del stored["time_code"]
-    assert TextureConfig.from_dict(stored).time_code == 0
+    del stored["place_code"]
+    assert TextureConfig.from_dict(stored).place_code == 0
     assert TextureConfig.from_dict(small_config().to_dict()) == small_config()
 
 
@@ -260,7 +266,7 @@ def test_the_fired_step_equals_the_dense_step_with_its_gradients() -> None:
         dict(harmonic_cells=65),
         dict(noise_cells=0),
         dict(frame_stride=0),
-        dict(time_code=-1),
+        dict(place_code=-1),
     ],
 )
 def test_bad_settings_are_named(bad: dict[str, Any]) -> None:

@@ -16,10 +16,10 @@ from trainer.texture_nca import (
     N_KERNELS,
     draw_fire,
     grid_width,
+    place_code,
     seed_state,
     texture_controls,
     texture_step,
-    time_code,
     wall_mask,
 )
 
@@ -38,7 +38,7 @@ class TextureConfig:
     n_noise_bands: int = 64  # B, the DDSP synth's noise bands
     fire_rate: float = 0.5  # probability that a cell updates in a step
     steps: int = 96  # growth steps from the seed
-    time_code: int = 4  # turns 1, 2, 4, 8 per loop given to the rule (texture_nca.time_code)
+    place_code: int = 4  # 1, 2, 4, 8 turns along time and cells, to the rule (texture_nca)
 
     def __post_init__(self) -> None:
         if self.channels < 1 or min(self.hidden) < 1:
@@ -55,8 +55,8 @@ class TextureConfig:
             )
         if not 0.0 < self.fire_rate <= 1.0:
             raise ParameterError(f"fire_rate={self.fire_rate} must be in (0, 1]")
-        if self.time_code < 0:
-            raise ParameterError(f"time_code={self.time_code} must be >= 0 (0: no time code)")
+        if self.place_code < 0:
+            raise ParameterError(f"place_code={self.place_code} must be >= 0 (0: no place code)")
         if self.steps < 1 or self.frame_stride < 1:
             raise ParameterError(
                 f"steps={self.steps} and frame_stride={self.frame_stride} must be >= 1"
@@ -68,8 +68,8 @@ class TextureConfig:
 
     @property
     def rule_inputs(self) -> int:
-        """The rule's input per cell: the perception (4 per channel) and the time code."""
-        return N_KERNELS * self.channels + 2 * self.time_code
+        """The rule's input per cell: the perception (4 per channel) and the place code."""
+        return N_KERNELS * self.channels + 4 * self.place_code
 
     @property
     def control_frames(self) -> int:
@@ -82,12 +82,12 @@ class TextureConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextureConfig:
         """The inverse of to_dict (JSON turns the hidden widths into a list). A texture saved
-        before the time code existed had none."""
-        return cls(**{"time_code": 0, **data, "hidden": tuple(data["hidden"])})
+        before the place code existed had none."""
+        return cls(**{"place_code": 0, **data, "hidden": tuple(data["hidden"])})
 
 
 class TextureNCA(nn.Module):
-    """Update rule: perception [4C] and time code [P] -> 1x1 conv -> ReLU -> 1x1 conv -> ReLU ->
+    """Update rule: perception [4C] and place code [P] -> 1x1 conv -> ReLU -> 1x1 conv -> ReLU ->
     1x1 conv [C], the last layer zero at the start so that the untrained NCA does nothing."""
 
     def __init__(self, config: TextureConfig) -> None:
@@ -110,7 +110,8 @@ class TextureNCA(nn.Module):
             "wall", wall_mask(config.harmonic_cells, config.noise_cells), persistent=False
         )
         self.code: torch.Tensor | None
-        code = time_code(config.frames, config.time_code) if config.time_code else None
+        code = place_code(config.frames, config.width, config.place_code)
+        code = code if config.place_code else None
         self.register_buffer("code", code, persistent=False)
 
     def forward(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
