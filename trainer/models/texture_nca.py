@@ -111,8 +111,7 @@ class TextureNCA(nn.Module):
         )
         self.code: torch.Tensor | None
         code = place_code(config.frames, config.width, config.place_code)
-        code = code if config.place_code else None
-        self.register_buffer("code", code, persistent=False)
+        self.register_buffer("code", code if config.place_code else None, persistent=False)
 
     def forward(self, state: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
         """One step. state: [batch, C, T, F]; fire: [batch, 1, T, F] 0/1. The dense rule:
