@@ -28,3 +28,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{path}: not a Timbre Grower checkpoint of format {CHECKPOINT_FORMAT}")
     return state
+
+
+def load_weights(module: torch.nn.Module, state: dict[str, Any], key: str, path: Path) -> None:
+    """Put the checkpoint's `state[key]` into `module`; TrainingError naming the file if it has
+    no such weights or they do not fit the module the run's settings (config.json) describe."""
+    try:
+        module.load_state_dict(state[key])
+    except (KeyError, RuntimeError) as err:
+        detail = str(err).strip().splitlines()
+        raise TrainingError(
+            f"{path}: its {key} weights do not fit the run's settings in config.json "
+            f"({detail[-1].strip() if detail else type(err).__name__}); move the file away to "
+            "train that phase afresh"
+        ) from None

@@ -285,13 +285,13 @@ class Session:
 
     def load_trained_ddsp(self, ddsp: DDSPAutoencoder) -> None:
         """The run's trained DDSP weights into `ddsp` (what the NCA phases build on)."""
-        from trainer.checkpoint import load_checkpoint
+        from trainer.checkpoint import load_checkpoint, load_weights
 
         if not self.run.checkpoint.is_file():
             raise TrainingError(
                 f"{self.run.root}: no DDSP checkpoint; run --phase ddsp (or all) first"
             )
-        ddsp.load_state_dict(load_checkpoint(self.run.checkpoint)["model"])
+        load_weights(ddsp, load_checkpoint(self.run.checkpoint), "model", self.run.checkpoint)
 
     def minutes_left(self) -> float | None:
         return (

@@ -18,7 +18,7 @@ from torch import nn
 
 from core.errors import ParameterError
 from core.version import __version__
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from trainer.guard import NonFiniteGuard
 from trainer.progress import Progress
 from trainer.step_loop import BudgetedSteps, LoopState
@@ -146,7 +146,7 @@ class PoolTrainer:
 
     def resume(self) -> None:
         state = load_checkpoint(self.checkpoint)
-        self.module.load_state_dict(state[self.name])
+        load_weights(self.module, state, self.name, self.checkpoint)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.state = LoopState(**state["train_state"])

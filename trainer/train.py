@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from core.errors import ParameterError
 from core.version import __version__
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from trainer.dataset import Batch, SegmentDataset
 from trainer.distributed import DistInfo, any_rank
 from trainer.guard import NonFiniteGuard
@@ -154,7 +154,7 @@ class DDSPTrainer:
     def resume(self, path: Path) -> None:
         """Continue from a checkpoint: weights, optimiser, schedule, counters, RNG state."""
         state = load_checkpoint(path)
-        self.model.load_state_dict(state["model"])
+        load_weights(self.model, state, "model", path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.state = TrainState(**state["train_state"])

@@ -4,12 +4,13 @@ trainer (it learns a recording's stretch, resumes exactly) and the report's seam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from core.errors import AudioFileError
+from core.errors import AudioFileError, TrainingError
 from core.features import Features
 from trainer.dataset import SegmentDataset
 from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
@@ -86,18 +87,21 @@ def test_seam_measure_finds_a_jump_at_the_loop_point() -> None:
     assert seamed["seam_level_step_db"] > 3 * seamed["max_frame_level_step_db"]
 
 
-def small_texture() -> TextureNCA:
+def small_texture(**changes: Any) -> TextureNCA:
     torch.manual_seed(0)
     return TextureNCA(
         TextureConfig(
-            channels=8,
-            hidden=(32, 16),
-            frames=5,
-            frame_stride=4,
-            harmonic_cells=8,
-            noise_cells=4,
-            n_harmonics=8,
-            n_noise_bands=8,
+            **{
+                "channels": 8,
+                "hidden": (32, 16),
+                "frames": 5,
+                "frame_stride": 4,
+                "harmonic_cells": 8,
+                "noise_cells": 4,
+                "n_harmonics": 8,
+                "n_noise_bands": 8,
+                **changes,
+            }
         )
     )
 
@@ -129,8 +133,10 @@ def target_stretch(ddsp: DDSPAutoencoder, frames: int) -> Features:
     )
 
 
-def make_trainer(tmp_path: Path, **kwargs) -> TextureTrainer:
-    texture = small_texture()
+def make_trainer(
+    tmp_path: Path, texture: TextureNCA | None = None, **kwargs: Any
+) -> TextureTrainer:
+    texture = texture if texture is not None else small_texture()
     ddsp = DDSPAutoencoder(ModelConfig(sample_rate=SR, hop=HOP, n_harmonics=8, n_noise_bands=8))
     config = TextureTrainConfig(
         batch_size=4,
@@ -171,3 +177,14 @@ def test_the_texture_phase_resumes_exactly(tmp_path: Path) -> None:
     for a, b in zip(straight.texture.parameters(), second.texture.parameters(), strict=True):
         assert torch.equal(a, b)
     assert torch.equal(straight.pool, second.pool)
+
+
+def test_a_texture_checkpoint_that_does_not_fit_the_settings_is_named(tmp_path: Path) -> None:
+    """texture.pt from other settings (here a rule without the place code): a TrainingError
+    naming the file and config.json, not a traceback from torch."""
+    make_trainer(tmp_path, small_texture(place_code=0), steps=1).fit(minutes=None, progress=False)
+    other = make_trainer(tmp_path, steps=2)
+    with pytest.raises(
+        TrainingError, match=r"texture\.pt: its texture weights do not fit .*config"
+    ):
+        other.resume()
