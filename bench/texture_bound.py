@@ -21,11 +21,11 @@ import torch
 
 from trainer.cli import build_parser, open_session
 from trainer.distributed import DistInfo
-from trainer.losses import multiscale_spectral_loss
 from trainer.models.ddsp import DDSPAutoencoder
-from trainer.models.texture_nca import TextureConfig, TextureNCA
+from trainer.models.texture_nca import TextureNCA
+from trainer.texture_phase import texture_settings
 from trainer.texture_report import distances, texture_audio
-from trainer.texture_train import Stretch, TextureTrainConfig
+from trainer.texture_train import Stretch, TextureTrainer
 
 
 def free_grid_distance(run: Path, steps: int) -> float:
@@ -37,14 +37,22 @@ def free_grid_distance(run: Path, steps: int) -> float:
     assert session.stored is not None
     ddsp = DDSPAutoencoder(session.model_config)
     session.load_trained_ddsp(ddsp)
-    ddsp.eval().requires_grad_(False)
-    config = TextureConfig.from_dict(session.stored["texture"])
-    fft_sizes = TextureTrainConfig(**session.stored["texture_train"]).fft_sizes
+    config, train_config = texture_settings(  # the run's stored texture settings
+        args, session.stored, session.model_config, session.feature_config.frame_rate
+    )
     texture = TextureNCA(config)
     target = Stretch(**session.stored["texture_stretch"]).features(session.dataset)
-    f0 = torch.from_numpy(target.f0_hz)[None]  # [1, T']
-    loudness = torch.from_numpy(target.loudness_db)[None]
-    audio = torch.from_numpy(target.audio)[None]
+    # The texture phase's own scoring (read-out, synth, loss against the stretch); the trainer
+    # freezes the DDSP model and writes nothing until it is fitted, which it is not here.
+    scorer = TextureTrainer(
+        texture,
+        ddsp,
+        target,
+        train_config,
+        session.run,
+        device=torch.device("cpu"),
+        log=session.log,
+    )
     logits = torch.zeros(1, config.frames, config.width, requires_grad=True)  # level 0.5
     wall = texture.wall
     assert isinstance(wall, torch.Tensor)  # [1, 1, 1, F]
@@ -56,11 +64,7 @@ def free_grid_distance(run: Path, steps: int) -> float:
 
     optimizer = torch.optim.Adam([logits], lr=0.05)
     for _ in range(steps):
-        controls = texture.controls(
-            grid(), f0, loudness, sample_rate=ddsp.config.sample_rate, noise_gram=ddsp.noise_gram
-        )
-        played = ddsp.synthesize(controls, f0).audio
-        loss = multiscale_spectral_loss(played, audio, fft_sizes=fft_sizes)
+        loss = scorer.loss_of(grid()).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
