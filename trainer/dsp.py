@@ -140,15 +140,33 @@ def filtered_noise(magnitudes: torch.Tensor, noise: torch.Tensor, *, hop: int) -
     in [-1, 1]). Each frame's hop samples are convolved (FFT) with that frame's FIR; the tails
     overlap-add into the following frames. Returns [batch, T * hop].
     """
-    batch, n_frames, n_bands = magnitudes.shape
+    return _convolve_frames(design_noise_filter(magnitudes), noise, hop=hop)
+
+
+def filtered_noise_power(magnitudes: torch.Tensor, *, hop: int, variance: float) -> torch.Tensor:
+    """The expected square of each sample of `filtered_noise(magnitudes, noise)` over white noise
+    of the given variance (uniform in [-1, 1]: 1/3): [batch, T * hop], exact, no noise drawn.
+
+    Output sample i sums noise samples j times frame t(j)'s FIR at lag i - j; the draws are
+    independent, so its variance is the variance times the sum over j of that coefficient
+    squared: the same frame convolution with the squared FIRs, of a signal of ones.
+    """
     ir = design_noise_filter(magnitudes)  # [b, T, L]
-    ir_len = ir.shape[-1]
+    ones = ir.new_ones(ir.shape[0], ir.shape[1] * hop)
+    return variance * _convolve_frames(ir.square(), ones, hop=hop)
+
+
+def _convolve_frames(ir: torch.Tensor, signal: torch.Tensor, *, hop: int) -> torch.Tensor:
+    """Frame t's hop samples of signal [batch, T * hop] convolved (FFT) with ir [batch, T, L],
+    the tails overlap-added into the following frames, the FIRs' group delay (L - 1) / 2
+    removed: [batch, T * hop]."""
+    batch, n_frames, ir_len = ir.shape
     n_fft = 1 << (hop + ir_len - 2).bit_length()
-    noise_frames = noise.reshape(batch, n_frames, hop)
-    spectrum = torch.fft.rfft(noise_frames, n=n_fft) * torch.fft.rfft(ir, n=n_fft)
+    frames = signal.reshape(batch, n_frames, hop)
+    spectrum = torch.fft.rfft(frames, n=n_fft) * torch.fft.rfft(ir, n=n_fft)
     convolved = torch.fft.irfft(spectrum, n=n_fft)[..., : hop + ir_len - 1]  # [b, T, hop + L - 1]
     full = overlap_add(convolved, hop=hop)  # [b, T * hop + L - 1]
-    delay = n_bands - 1
+    delay = (ir_len - 1) // 2
     return full[:, delay : delay + n_frames * hop]
 
 

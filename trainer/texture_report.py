@@ -10,8 +10,11 @@ stretch, of the texture played with the stretch's own f0 and loudness (same nois
   but the seed cells); distance_damaged right after, distance_regrown after the texture's steps
   again; steps_to_regrow: the first step at which the distance is within 10 % of the grown one.
 - the loop seam, on a held note (the stretch's median pitch and loudness) looped three times:
-  seam_level_step_db is the largest change of level (each control frame's mean square) from one
-  frame to the next across a loop point, max_frame_level_step_db the largest anywhere else.
+  seam_level_step_db is the largest change of level from one control frame to the next across a
+  loop point, max_frame_level_step_db the largest anywhere else. A frame's level is the texture's
+  own, not one noise draw's: the mean square of the harmonic part plus the expected mean square of
+  the noise part (exact, trainer.dsp.filtered_noise_power), dry. One draw alone moves a 10 ms
+  frame's level by about 0.1 dB where the noise is strong, more than a steady texture's steps.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import torch
 
 from core.atomic import write_json
 from core.features import Features
+from trainer.controls import Controls
+from trainer.dsp import filtered_noise_power, harmonic_synth
+from trainer.level import NOISE_VARIANCE
 from trainer.metrics import spectral_distance
 from trainer.models.ddsp import DDSPAutoencoder
 from trainer.models.texture_nca import TextureNCA
@@ -52,6 +58,28 @@ def grid_trajectory(
     return torch.cat(states)
 
 
+def looped_controls(
+    texture: TextureNCA,
+    ddsp: DDSPAutoencoder,
+    grids: torch.Tensor,
+    f0_hz: np.ndarray,
+    loudness_db: np.ndarray,
+) -> tuple[Controls, torch.Tensor]:
+    """The synth's controls of each grid [n, C, T, F] repeated over f0_hz, loudness_db [T'] (T' a
+    whole number of loops), and that f0 [n, T']."""
+    loops = f0_hz.shape[0] // texture.config.control_frames
+    n = grids.shape[0]
+    f0 = torch.from_numpy(f0_hz)[None].expand(n, -1)
+    controls = texture.controls(
+        grids.repeat(1, 1, loops, 1),
+        f0,
+        torch.from_numpy(loudness_db)[None].expand(n, -1),
+        sample_rate=ddsp.config.sample_rate,
+        noise_gram=ddsp.noise_gram,
+    )
+    return controls, f0
+
+
 @torch.no_grad()
 def texture_audio(
     texture: TextureNCA,
@@ -64,26 +92,35 @@ def texture_audio(
 ) -> np.ndarray:
     """Each grid [n, C, T, F] played with f0_hz, loudness_db [T'] (T' a whole number of loops;
     the grid repeats): [n, T' * hop] float32, the same noise for every grid."""
-    loops = f0_hz.shape[0] // texture.config.control_frames
-    f0 = torch.from_numpy(f0_hz)[None]
-    loud = torch.from_numpy(loudness_db)[None]
     noise = torch.rand(
-        1, f0.shape[1] * ddsp.config.hop, generator=torch.Generator().manual_seed(NOISE_SEED)
+        1, f0_hz.shape[0] * ddsp.config.hop, generator=torch.Generator().manual_seed(NOISE_SEED)
     )
     out = []
     for first in range(0, states.shape[0], chunk):
-        grids = states[first : first + chunk].repeat(1, 1, loops, 1)
-        n = grids.shape[0]
-        controls = texture.controls(
-            grids,
-            f0.expand(n, -1),
-            loud.expand(n, -1),
-            sample_rate=ddsp.config.sample_rate,
-            noise_gram=ddsp.noise_gram,
-        )
-        white = (noise * 2 - 1).expand(n, -1)
-        out.append(ddsp.synthesize_with_noise(controls, f0.expand(n, -1), white).audio.numpy())
+        grids = states[first : first + chunk]
+        controls, f0 = looped_controls(texture, ddsp, grids, f0_hz, loudness_db)
+        white = (noise * 2 - 1).expand(grids.shape[0], -1)
+        out.append(ddsp.synthesize_with_noise(controls, f0, white).audio.numpy())
     return np.concatenate(out)
+
+
+@torch.no_grad()
+def expected_power(
+    texture: TextureNCA,
+    ddsp: DDSPAutoencoder,
+    grid: torch.Tensor,
+    f0_hz: np.ndarray,
+    loudness_db: np.ndarray,
+) -> np.ndarray:
+    """The expected square of each sample of grid [1, C, T, F] played with f0_hz, loudness_db
+    [T'] (as texture_audio), over every noise draw, dry (no reverb): the harmonic part's square
+    plus the noise part's variance (the noise is zero-mean and independent of it). [T' * hop]
+    float64."""
+    controls, f0 = looped_controls(texture, ddsp, grid, f0_hz, loudness_db)
+    c = ddsp.config
+    harmonic, _ = harmonic_synth(f0, controls.harmonic_amps, sample_rate=c.sample_rate, hop=c.hop)
+    noise = filtered_noise_power(controls.noise_mags, hop=c.hop, variance=NOISE_VARIANCE)
+    return (harmonic.double().square() + noise.double())[0].numpy()
 
 
 def distances(audio: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -91,20 +128,20 @@ def distances(audio: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.array([spectral_distance(a, target) for a in audio])
 
 
-def level_steps(audio: np.ndarray, *, hop: int) -> np.ndarray:
-    """|Change of level| (dB) from each control frame to the next, [frames - 1], entry j from
-    frame j to j + 1; a frame's level is the mean square of its own `hop` samples (no window,
-    so that a jump shows in one step, not spread over a window's length)."""
-    n = audio.shape[0] // hop
-    mean_square = np.mean(audio[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1)
-    return np.abs(np.diff(10.0 * np.log10(np.maximum(mean_square, 1e-10))))
+def frame_levels_db(power: np.ndarray, *, hop: int) -> np.ndarray:
+    """Each control frame's level (dB): the mean of power [samples] (a square per sample) over
+    the frame's own `hop` samples (no window, so that a jump shows in one step, not spread over a
+    window's length). [samples // hop]."""
+    n = power.shape[0] // hop
+    mean_square = np.mean(power[: n * hop].astype(np.float64).reshape(n, hop), axis=1)
+    return 10.0 * np.log10(np.maximum(mean_square, 1e-10))
 
 
-def seam_metrics(audio: np.ndarray, loop_frames: int, *, hop: int) -> dict[str, float]:
-    """The largest level step across the loop points of `audio` (loops of `loop_frames` control
-    frames) and the largest anywhere else (the first and last 4 frames left out: the note's
-    onset and end)."""
-    steps = level_steps(audio, hop=hop)
+def seam_metrics(levels_db: np.ndarray, loop_frames: int) -> dict[str, float]:
+    """The largest level step across the loop points of levels_db [frames] (loops of
+    `loop_frames` control frames) and the largest anywhere else (the first and last 4 frames
+    left out: the note's onset and end)."""
+    steps = np.abs(np.diff(levels_db))  # entry j: from frame j to j + 1
     seams = np.arange(loop_frames, steps.shape[0], loop_frames) - 1  # from frame j - 1 to j
     inner = np.setdiff1d(np.arange(4, steps.shape[0] - 4), seams)
     return {
@@ -154,7 +191,10 @@ def write_texture_report(
         "distance_damaged": float(regrown[0]),
         "distance_regrown": float(regrown[-1]),
         "steps_to_regrow": int(within[0]) if within.size else None,
-        **seam_metrics(held, c.control_frames, hop=hop),
+        **seam_metrics(
+            frame_levels_db(expected_power(texture, ddsp, grown, held_f0, held_loud), hop=hop),
+            c.control_frames,
+        ),
         "held_note_hz": float(held_f0[0]),
         "held_loudness_db": float(held_loud[0]),
         "distance_curve": [float(d) for d in curve[: c.steps + 1]],

@@ -11,6 +11,7 @@ from trainer.dsp import (
     design_noise_filter,
     fft_convolve,
     filtered_noise,
+    filtered_noise_power,
     harmonic_synth,
     overlap_add,
     upsample_linear,
@@ -130,6 +131,22 @@ def test_filtered_noise_follows_band_magnitudes() -> None:
     assert offset == pytest.approx(10 * np.log10((1 / 3) / (SR / 2)), abs=0.5)
     assert np.max(np.abs(measured_db - expected_db - offset)) < 1.5
     assert np.mean(np.abs(measured_db - expected_db - offset)) < 0.5
+
+
+def test_filtered_noise_power_is_the_exact_expected_square() -> None:
+    """filtered_noise is linear in the noise: out = M w. For independent draws of variance v,
+    E[out_i²] = v * sum_j M[i, j]². M is read column by column from unit impulses; the band gains
+    change from frame to frame, so the FIR tails that cross frames are in it."""
+    hop, n_frames, n_bands, variance = 16, 5, 8, 1.0 / 3.0
+    rng = np.random.default_rng(7)
+    mags = torch.tensor(rng.uniform(0.0, 1.0, size=(1, n_frames, n_bands)), dtype=torch.float32)
+    impulses = torch.eye(n_frames * hop)  # row j: a unit impulse at j
+    columns = filtered_noise(mags.expand(n_frames * hop, -1, -1), impulses, hop=hop)  # M.T
+    expected = variance * columns.square().sum(dim=0)
+    power = filtered_noise_power(mags, hop=hop, variance=variance)[0]
+    assert torch.allclose(power, expected, rtol=1e-4, atol=1e-9)
+    frame_means = power.reshape(n_frames, hop).mean(dim=1)
+    assert float(frame_means.max()) > 1.2 * float(frame_means.min())  # the gains do change
 
 
 def test_synth_is_batch_consistent() -> None:

@@ -17,7 +17,7 @@ from trainer.models.ddsp import DDSPAutoencoder, ModelConfig
 from trainer.models.texture_nca import TextureConfig, TextureNCA
 from trainer.run_dir import RunDir
 from trainer.texture_nca import stretch_frames
-from trainer.texture_report import seam_metrics
+from trainer.texture_report import expected_power, frame_levels_db, looped_controls, seam_metrics
 from trainer.texture_train import TextureTrainConfig, TextureTrainer, choose_stretch, damage_region
 
 SR, HOP = 16000, 160
@@ -79,11 +79,11 @@ def test_seam_measure_finds_a_jump_at_the_loop_point() -> None:
     loop_frames, loops = 40, 3
     t = np.arange(loops * loop_frames * HOP) / SR
     steady = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    smooth = seam_metrics(steady, loop_frames, hop=HOP)
+    smooth = seam_metrics(frame_levels_db(steady**2, hop=HOP), loop_frames)
     assert smooth["seam_level_step_db"] <= smooth["max_frame_level_step_db"] + 0.05
     # a ramp that falls back at every loop point: a seam
     ramp = np.tile(np.linspace(0.1, 1.0, loop_frames * HOP), loops)
-    seamed = seam_metrics((steady * ramp).astype(np.float32), loop_frames, hop=HOP)
+    seamed = seam_metrics(frame_levels_db((steady * ramp) ** 2, hop=HOP), loop_frames)
     assert seamed["seam_level_step_db"] > 3 * seamed["max_frame_level_step_db"]
 
 
@@ -131,6 +131,28 @@ def target_stretch(ddsp: DDSPAutoencoder, frames: int) -> Features:
         loudness_db=loud,
         mfcc=np.zeros((frames, 30), dtype=np.float32),
     )
+
+
+def test_the_seam_is_measured_on_the_expected_level_not_one_noise_draw() -> None:
+    """expected_power is the mean square over every noise draw: 400 draws average to it within
+    a few per cent in every frame, where one draw alone is off by far more."""
+    texture = small_texture()
+    ddsp = DDSPAutoencoder(ModelConfig(sample_rate=SR, hop=HOP, n_harmonics=8, n_noise_bands=8))
+    c = texture.config
+    grid = torch.zeros(1, c.channels, c.frames, c.width)  # every cell lit, the noise cells too
+    grid[:, 0] = torch.rand(c.frames, c.width, generator=torch.Generator().manual_seed(1))
+    loops = 2
+    f0 = np.full(loops * texture.config.control_frames, 330.0, dtype=np.float32)
+    loud = np.full_like(f0, -30.0)
+    power = frame_levels_db(expected_power(texture, ddsp, grid, f0, loud), hop=HOP)
+    controls, f0_t = looped_controls(texture, ddsp, grid.expand(400, -1, -1, -1), f0, loud)
+    white = torch.rand(400, f0.size * HOP, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    with torch.no_grad():
+        audio = ddsp.synthesize_with_noise(controls, f0_t, white).audio.double().numpy()
+    drawn = frame_levels_db(np.mean(audio**2, axis=0), hop=HOP)
+    one = frame_levels_db(audio[0] ** 2, hop=HOP)
+    assert np.abs(drawn - power).max() < 0.2  # dB; 400 draws' own spread
+    assert np.abs(one - power).max() > 2 * np.abs(drawn - power).max()
 
 
 def make_trainer(
