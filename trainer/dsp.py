@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from trainer.harmonic_bank import compiled_bank_applies, harmonic_bank
+
 
 def exp_sigmoid(
     x: torch.Tensor, *, exponent: float = 10.0, max_value: float = 2.0, threshold: float = 1e-7
@@ -66,12 +68,15 @@ def harmonic_synth(
     with torch.no_grad():
         sounding = torch.nonzero(amplitudes.detach().abs().amax(dim=(0, 1)))  # [S, 1]
         n_used = int(sounding.max()) + 1 if sounding.numel() else 1  # harmonics computed
+        highest = highest_audible_harmonic(f0_up, sample_rate)  # [batch, n]
+    if compiled_bank_applies(amplitudes):  # the same sum, compiled (trainer/harmonic_bank.py)
+        return harmonic_bank(phase, highest, amplitudes[..., :n_used]), final_phase
+    with torch.no_grad():
         k = torch.arange(1, n_used + 1, device=f0_hz.device, dtype=amplitudes.dtype)  # [k]
         # k * phi with phi wrapped to [0, 2π): at most 2πK rad, so float32 keeps it within
         # K * 2π * 6e-8 rad (2.4e-5 rad for K = 64, about -92 dB of phase noise).
         waves = phase.to(amplitudes.dtype)[..., None] * k  # [batch, n, k] rad
         waves.sin_()
-        highest = highest_audible_harmonic(f0_up, sample_rate)  # [batch, n]
         always = int(highest.min())  # harmonics 1..always are audible at every sample
         if always < n_used:
             upper = waves[..., always:]  # [batch, n, k - always] (a view)
