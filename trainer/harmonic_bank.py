@@ -25,6 +25,20 @@ from trainer.compiled_threads import follow_torch_threads
 FAST_MATH = {"nsz", "arcp", "contract", "reassoc"}
 
 
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def _start_frame(
+    sin1: np.ndarray, highest: np.ndarray, b: int, first: int, s_prev: np.ndarray, s_cur: np.ndarray
+) -> int:
+    """Set the recurrence to harmonic 1 for the `hop` samples from `first` of item b (s_prev =
+    sin(0), s_cur = sin(phi)); returns the highest harmonic any of them plays."""
+    top = 0
+    for j in range(s_cur.shape[0]):
+        s_prev[j] = 0.0
+        s_cur[j] = sin1[b, first + j]
+        top = max(top, highest[b, first + j])
+    return top
+
+
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy", parallel=True)
 def _bank_forward(
     sin1: np.ndarray, cos1: np.ndarray, highest: np.ndarray, amps: np.ndarray, out: np.ndarray
@@ -42,12 +56,8 @@ def _bank_forward(
         for t in range(n_frames):
             first = t * hop
             nxt = min(t + 1, n_frames - 1)
-            top = 0  # the highest harmonic any sample of the frame plays
-            for j in range(hop):
-                s_prev[j] = 0.0
-                s_cur[j] = sin1[b, first + j]
-                acc[j] = 0.0
-                top = max(top, highest[b, first + j])
+            top = _start_frame(sin1, highest, b, first, s_prev, s_cur)
+            acc[:] = 0.0
             for k in range(min(top, n_harm)):
                 a0 = np.float64(amps[b, t, k])
                 da = np.float64(amps[b, nxt, k]) - a0
@@ -83,14 +93,11 @@ def _bank_backward(
         for t in range(n_frames):
             first = t * hop
             nxt = min(t + 1, n_frames - 1)
-            top = 0
+            top = _start_frame(sin1, highest, b, first, s_prev, s_cur)
             for j in range(hop):
-                s_prev[j] = 0.0
-                s_cur[j] = sin1[b, first + j]
                 g = np.float64(grad_out[b, first + j])
                 g_next[j] = g * ramp[j]
                 g_this[j] = g - g_next[j]
-                top = max(top, highest[b, first + j])
             for k in range(min(top, n_harm)):
                 this = 0.0
                 upcoming = 0.0
