@@ -5,7 +5,7 @@ naive seed-style loop: batch 1, the whole file every step, 4 FFT scales, the str
 oscillator bank (upsample every harmonic's amplitude to audio rate, multiply, sum) and nn.GRU as
 it comes (not the trainer's compiled recurrence). Prints a table.
 
-    python -m bench.train [--steps 12] [--threads 2]
+    python -m bench.train [--steps 12] [--rounds 3] [--threads 2]
     python -m bench.train --profile tiny   # where a step of the project's loop spends its time
 """
 
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.seed_baseline import naive_harmonic_synth
@@ -68,17 +69,16 @@ def project_trainer(features: Features, preset: str) -> DDSPTrainer:
     return trainer
 
 
-def project_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
-    """(seconds per step, audio seconds per step, parameters) for the project's loop."""
+def project_loop(features: Features, preset: str) -> tuple[Callable[[], None], float, int]:
+    """(one step, audio seconds per step, parameters) of the project's loop."""
     trainer = project_trainer(features, preset)
     guard = NonFiniteGuard()
 
     def step() -> None:
         trainer.train_step(guard)
 
-    per_step = time_steps(step, steps)
     cfg = trainer.config
-    return per_step, cfg.batch_size * cfg.segment_seconds, count_parameters(trainer.model)
+    return step, cfg.batch_size * cfg.segment_seconds, count_parameters(trainer.model)
 
 
 def profile_loop(features: Features, preset: str, steps: int) -> None:
@@ -95,8 +95,9 @@ def profile_loop(features: Features, preset: str, steps: int) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
 
 
-def naive_loop(features: Features, preset: str, steps: int) -> tuple[float, float, int]:
-    """Batch 1, whole file per step, 4 FFT scales, naive oscillator bank, nn.GRU."""
+def naive_loop(features: Features, preset: str) -> tuple[Callable[[], None], float, int]:
+    """(one step, audio seconds per step, parameters) of the naive loop: batch 1, the whole
+    file per step, 4 FFT scales, naive oscillator bank, nn.GRU."""
     cfg = ModelConfig(
         preset=preset,
         loudness_mean=float(features.loudness_db.mean()),
@@ -129,12 +130,13 @@ def naive_loop(features: Features, preset: str, steps: int) -> tuple[float, floa
         loss.backward()
         optimizer.step()
 
-    return time_steps(step, steps), audio.shape[1] / cfg.sample_rate, count_parameters(model)
+    return step, audio.shape[1] / cfg.sample_rate, count_parameters(model)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per loop and round")
+    parser.add_argument("--rounds", type=int, default=3, help="each loop timed once a round")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--profile", choices=PRESETS, help="profile this preset's step instead")
     args = parser.parse_args()
@@ -144,23 +146,34 @@ def main() -> None:
     if args.profile:
         profile_loop(features, args.profile, args.steps)
         return
-    rows = []
-    for preset in PRESETS:
-        rows.append((f"project loop, {preset}", *project_loop(features, preset, args.steps)))
+    loops = {f"project loop, {preset}": project_loop(features, preset) for preset in PRESETS}
     for preset in ("tiny", "seed"):
-        rows.append((f"naive seed-style, {preset}", *naive_loop(features, preset, args.steps)))
+        loops[f"naive seed-style, {preset}"] = naive_loop(features, preset)
+    # Every loop is timed once per round, the rounds one after another, and each loop's median
+    # round is reported: a machine that slows down for a while slows every loop alike, so the
+    # ratios stay fair.
+    timings: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(args.rounds):
+        for name, (step, _, _) in loops.items():
+            timings[name].append(time_steps(step, args.steps))
     print(
         f"\nTraining throughput on the example ({torch.get_num_threads()} threads, "
-        f"{args.steps} timed steps each, CPU)"
+        f"{args.steps} timed steps each, median of {args.rounds} rounds, CPU)"
     )
     print(f"{'loop':28} {'params':>9} {'s/step':>8} {'audio s/step':>12} {'audio s/s':>9}")
     rates = {}
-    for name, per_step, audio_s, params in rows:
+    for name, (_, audio_s, params) in loops.items():
+        per_step = float(np.median(timings[name]))
         rates[name] = audio_s / per_step
         print(f"{name:28} {params:9d} {per_step:8.3f} {audio_s:12.2f} {rates[name]:9.1f}")
     for preset in ("tiny", "seed"):
         ratio = rates[f"project loop, {preset}"] / rates[f"naive seed-style, {preset}"]
         print(f"ratio project/naive ({preset}): {ratio:.2f}x")
+    seeds_loop = rates["naive seed-style, seed"]
+    print(
+        f"ratio project (tiny) / naive seed-style on the seeds' model: "
+        f"{rates['project loop, tiny'] / seeds_loop:.2f}x"
+    )
 
 
 if __name__ == "__main__":
