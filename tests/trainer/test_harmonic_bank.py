@@ -67,6 +67,7 @@ def test_the_compiled_kernels_do_not_depend_on_the_thread_count() -> None:
             true = complex_spectrogram(target, n_fft=256)
             distance = spectral_distance(spec, true, log_weight=1.0, eps=1e-5)
             distance.sum().backward()
+            assert spec.grad is not None
             results.append((audio, d_amps, distance.detach(), spec.grad))
     finally:
         torch.set_num_threads(before)
