@@ -5,8 +5,8 @@ linearly inside each frame and harmonic k silent where k > highest[n] (at or abo
 `trainer.dsp.harmonic_synth` writes the same sum as tensor operations: a [batch, n, K] array of
 sines (one `sin` per sample and harmonic) and two batched matrix products, then their backward.
 Here sin(k * phi) comes from the recurrence s_(k+1) = 2 cos(phi) s_k - s_(k-1) in float64 (its
-error grows by about k * 2e-16, against float32's 6e-8 in the tensor path), over the samples of
-one frame at a time so that the loops run on vectors, one batch item per core. The gradient with
+error grows by about k * 2e-16, against float32's 6e-8 in the tensor path), harmonic by harmonic
+over the samples of one frame at a time, one batch item per core. The gradient with
 respect to the amplitudes is the same recurrence again; nothing of size [batch, n, K] is stored.
 The gradient does not reach f0 or the phase (neither does the tensor path's).
 """
