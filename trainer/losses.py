@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from trainer.spectral_distance import spectral_distance
-from trainer.stft import framed_rfft, stft_applies
+from trainer.stft import framed_rfft, stft_applies, windowed_frames
 
 
 def complex_spectrogram(audio: torch.Tensor, *, n_fft: int, overlap: float = 0.75) -> torch.Tensor:
@@ -22,9 +21,7 @@ def complex_spectrogram(audio: torch.Tensor, *, n_fft: int, overlap: float = 0.7
     window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
     if stft_applies(audio):  # the same numbers, a cheaper backward (trainer/stft.py)
         return framed_rfft(audio, window, hop).transpose(1, 2)
-    padded = F.pad(audio[:, None], (n_fft // 2, n_fft // 2), mode="reflect")[:, 0]
-    frames = padded.unfold(-1, n_fft, hop) * window  # [batch, frames, n_fft]
-    return torch.fft.rfft(frames).transpose(1, 2)
+    return torch.fft.rfft(windowed_frames(audio, window, hop)).transpose(1, 2)
 
 
 def magnitude_spectrogram(

@@ -19,6 +19,14 @@ import torch
 from trainer.dsp import overlap_add
 
 
+def windowed_frames(audio: torch.Tensor, window: torch.Tensor, hop: int) -> torch.Tensor:
+    """audio [B, n] reflect-padded by len(window) // 2 on both sides, cut into frames every `hop`
+    samples and windowed: [B, frames, len(window)]."""
+    half = window.shape[0] // 2
+    padded = torch.nn.functional.pad(audio[:, None], (half, half), mode="reflect")[:, 0]
+    return padded.unfold(-1, window.shape[0], hop) * window
+
+
 def stft_applies(audio: torch.Tensor) -> bool:
     """Whether `framed_rfft` takes this audio: a float32 CPU tensor that needs a gradient."""
     return (
@@ -39,9 +47,7 @@ class _FramedRfft(torch.autograd.Function):
         window: torch.Tensor,
         hop: int,
     ) -> torch.Tensor:
-        n_fft = window.shape[0]
-        padded = torch.nn.functional.pad(audio[:, None], (n_fft // 2, n_fft // 2), mode="reflect")
-        frames = padded[:, 0].unfold(-1, n_fft, hop) * window  # [B, frames, n_fft]
+        frames = windowed_frames(audio, window, hop)  # [B, frames, n_fft]
         ctx.save_for_backward(window)
         ctx.hop = hop  # type: ignore[attr-defined]
         ctx.n = audio.shape[1]  # type: ignore[attr-defined]
